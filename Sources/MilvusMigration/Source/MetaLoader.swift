@@ -1,0 +1,41 @@
+import Foundation
+
+/// Reads the 1.x meta the configuration points at (`meta.mode`) into the source model.
+public enum MetaLoader {
+    public static func load(_ config: MigrationConfig) async throws -> SourceMeta {
+        switch config.meta.mode {
+        case .sqlite:
+            return MetaAssembler.assemble(try SQLiteMetaReader(path: config.meta.sqliteFile ?? "").read())
+        case .mock, .local:
+            return try MetaJSON.read(path: config.metaJSONFile ?? "")
+        case .mysql:
+            throw MigrationError.notBuilt("meta.mode mysql (MySQL meta)")
+        case .remote:
+            throw MigrationError.notBuilt("meta.mode remote (meta.json in a bucket)")
+        }
+    }
+
+    /// The source storage (`source.mode`).
+    public static func sourceStorage(_ config: MigrationConfig) throws -> any SourceStorage {
+        switch config.source.mode {
+        case .local:
+            return LocalSourceStorage(root: config.source.tablesDir ?? "")
+        case .remote:
+            throw MigrationError.notBuilt("source.mode remote (1.x tables in a bucket)")
+        }
+    }
+}
+
+/// `export`: the 1.x meta database as `meta.json`.
+public enum MetaExporter {
+    /// Writes `<directory>/meta.json` atomically. Refuses (writing nothing) when the meta has errors.
+    @discardableResult
+    public static func export(_ meta: SourceMeta, to directory: String) throws -> String {
+        if let first = meta.diagnostics.errors.first {
+            throw MigrationError.meta(source: meta.origin, message: "\(meta.diagnostics.errors.count) problem(s), nothing exported. First: \(first.subject): \(first.message)")
+        }
+        let path = (directory as NSString).appendingPathComponent("meta.json")
+        try AtomicFile.write(Array(MetaJSON.encode(meta).utf8), to: path)
+        return path
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where the 1.x `tables/` folder lives: a local folder, or (later) a bucket prefix. Paths are
+/// relative to the tables folder (`<table_id>/<segment_id>/<file>`).
+public protocol SourceStorage: Sendable {
+    /// For messages: `local folder /x/tables`, `s3://bucket/prefix`.
+    var location: String { get }
+    /// The file names directly inside `folder`, or nil when the folder does not exist.
+    func list(_ folder: String) async throws -> [String]?
+    /// Opens a file for positional reads.
+    func open(_ path: String) async throws -> any SourceFile
+    /// Full path for messages.
+    func display(_ path: String) -> String
+}
+
+/// A file opened for positional reads.
+public protocol SourceFile: Sendable {
+    var size: Int64 { get }
+    /// Reads exactly `count` bytes at `offset` or throws naming the file (a short read means truncation).
+    func read(at offset: Int64, count: Int) async throws -> [UInt8]
+    /// The local file descriptor, when the file is on a local disk (enables the kernel copy path).
+    var localDescriptor: Int32? { get }
+}
+
+/// A local `tables/` folder.
+public struct LocalSourceStorage: SourceStorage {
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    public var location: String { "local folder \(root)" }
+
+    public func display(_ path: String) -> String { (root as NSString).appendingPathComponent(path) }
+
+    public func list(_ folder: String) async throws -> [String]? {
+        let full = display(folder)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), isDirectory.boolValue else { return nil }
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: full).sorted()
+        } catch {
+            throw MigrationError.io(path: full, operation: "list", reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    public func open(_ path: String) async throws -> any SourceFile {
+        try LocalFile(path: display(path))
+    }
+}
+
+/// A read-only local file used with `pread`; closed when the last reference goes away.
+public final class LocalFile: SourceFile, @unchecked Sendable {
+    public let path: String
+    public let size: Int64
+    private let fd: Int32
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MigrationError.io(path: path, operation: "open", reason: errnoText()) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let reason = errnoText()
+            Glibc.close(fd)
+            throw MigrationError.io(path: path, operation: "stat", reason: reason)
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            Glibc.close(fd)
+            throw MigrationError.io(path: path, operation: "read", reason: "not a regular file")
+        }
+        self.fd = fd
+        self.size = Int64(info.st_size)
+    }
+
+    public var localDescriptor: Int32? { fd }
+
+    public func read(at offset: Int64, count: Int) async throws -> [UInt8] {
+        try readSync(at: offset, count: count)
+    }
+
+    public func readSync(at offset: Int64, count: Int) throws -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let got = try buffer.withUnsafeMutableBytes { try readFully(into: $0, at: offset) }
+        guard got == count else {
+            throw MigrationError.segment(file: path, message: "truncated: wanted \(count) bytes at offset \(offset), the file ends after \(offset + Int64(got))")
+        }
+        return buffer
+    }
+
+    /// Reads until `buffer` is full or the file ends; returns the bytes read.
+    public func readFully(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + Int64(done)))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MigrationError.io(path: path, operation: "read", reason: errnoText())
+            }
+            if n == 0 { break }
+            done += n
+        }
+        return done
+    }
+
+    deinit {
+        Glibc.close(fd)
+    }
+}

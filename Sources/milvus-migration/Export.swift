@@ -1,0 +1,40 @@
+import ArgumentParser
+import Logging
+import MilvusMigration
+
+struct Export: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the 1.x meta (SQLite or MySQL) as meta.json.",
+        discussion: "Example: milvus-migration export -s /milvus/db/meta.sqlite -o ./out  (writes ./out/meta.json)")
+
+    @Option(name: [.customShort("s"), .long], help: "The 1.x meta.sqlite file.")
+    var sqlite: String?
+
+    @Option(name: [.customShort("m"), .long], help: "The 1.x MySQL meta: user:password@tcp(host:port)/database or mysql://user:password@host:port/database.")
+    var mysql: String?
+
+    @Option(name: [.customShort("o"), .long], help: "Folder that receives meta.json.")
+    var output: String
+
+    @Option(name: .long, help: "Log level.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        try await runCommand(logLevel: logLevel) {
+            let meta: SourceMeta
+            if let sqlite {
+                meta = MetaAssembler.assemble(try SQLiteMetaReader(path: sqlite).read())
+            } else if mysql != nil {
+                throw MigrationError.notBuilt("export -m (MySQL meta)")
+            } else {
+                throw MigrationError.usage("export needs the 1.x meta: -s /path/to/meta.sqlite or -m user:password@tcp(host:port)/milvus")
+            }
+            for warning in meta.diagnostics.warnings { Terminal.warning(warning.description) }
+            for problem in meta.diagnostics.errors { Terminal.error(problem.description) }
+            let path = try MetaExporter.export(meta, to: output)
+            let segments = meta.collections.reduce(0) { $0 + $1.segments.count }
+            let partitions = meta.collections.reduce(0) { $0 + $1.partitions.count - 1 }
+            Terminal.print("Exported \(meta.collections.count) collection(s), \(partitions) partition(s), \(segments) segment(s), \(Format.count(meta.totalRows)) rows to \(path)")
+        }
+    }
+}

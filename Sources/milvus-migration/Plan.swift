@@ -1,0 +1,24 @@
+import ArgumentParser
+import MilvusMigration
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the 1.x meta and every live segment's files; print what a migration would do. Moves no data.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(name: .long, help: "Print the plan as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await runCommand(logLevel: options.logLevel) {
+            let config = try options.loadConfig([.meta, .source])
+            let meta = try await MetaLoader.load(config).selecting(options.collections)
+            let planner = Planner(storage: try MetaLoader.sourceStorage(config), parallelism: max(4, config.dumper.limit),
+                                  renames: config.target.milvus2x.collections)
+            let plan = await planner.plan(meta)
+            Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan))
+            try plan.requireExecutable()
+        }
+    }
+}
