@@ -36,7 +36,8 @@ public enum SampleDatabase {
         let q1 = db.addPartition(of: "products", tag: "2023 Q1")
         var nextId: Int64 = 1
         var productRows = 0
-        for (table, deletes) in [("products", [[Int32(3), 7], [1, 3]]), ("products", []), (q1, [[Int32(0)]])] {
+        for (table, planned) in [("products", [[Int32(3), 7], [1, 3]]), ("products", []), (q1, [[Int32(0)]])] {
+            let deletes = planned.map { $0.filter { Int($0) < rowsPerSegment } }
             let base = nextId
             let seed = UInt64(base)
             try db.addSegment(table: table, rows: rowsPerSegment, id: { base + Int64($0) }, vector: { row, buffer in
@@ -53,9 +54,9 @@ public enum SampleDatabase {
             try db.addSegment(table: "fingerprints", rows: rowsPerSegment, id: { base + Int64($0) }, vector: { row, buffer in
                 var rng = SplitMix64(seed: UInt64(base) &+ UInt64(row))
                 buffer.storeBytes(of: rng.next(), as: UInt64.self)
-            }, deleteBatches: [[5]], state: state)
+            }, deleteBatches: rowsPerSegment > 5 ? [[5]] : [], state: state)
             nextId += Int64(rowsPerSegment)
-            fingerprintRows += rowsPerSegment - 1
+            fingerprintRows += rowsPerSegment - (rowsPerSegment > 5 ? 1 : 0)
         }
         // A dropped collection, which must not be migrated.
         db.addCollection("old_products", dimension: 16, metric: 2, state: 1)
