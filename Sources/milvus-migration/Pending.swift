@@ -1,18 +1,6 @@
 import ArgumentParser
 import MilvusMigration
 
-struct Dump: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Turn every live 1.x segment into NumPy files (local folder or bucket).")
-    @OptionGroup var options: ConfigOptions
-
-    func run() async throws {
-        try await runCommand(logLevel: options.logLevel) {
-            _ = try options.loadConfig([.meta, .source, .target])
-            throw MigrationError.notBuilt("dump")
-        }
-    }
-}
-
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Create the 2.x collections and bulk-insert the dumped files.")
     @OptionGroup var options: ConfigOptions

@@ -21,6 +21,8 @@ public protocol SourceFile: Sendable {
     var size: Int64 { get }
     /// Reads exactly `count` bytes at `offset` or throws naming the file (a short read means truncation).
     func read(at offset: Int64, count: Int) async throws -> [UInt8]
+    /// Fills `buffer` from `offset`, or throws when the file ends first (truncation).
+    func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws
     /// The local file descriptor, when the file is on a local disk (enables the kernel copy path).
     var localDescriptor: Int32? { get }
 }
@@ -81,6 +83,13 @@ public final class LocalFile: SourceFile, @unchecked Sendable {
 
     public func read(at offset: Int64, count: Int) async throws -> [UInt8] {
         try readSync(at: offset, count: count)
+    }
+
+    public func read(at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws {
+        let got = try readFully(into: buffer, at: offset)
+        guard got == buffer.count else {
+            throw MigrationError.segment(file: path, message: "truncated: wanted \(buffer.count) bytes at offset \(offset), the file ends after \(offset + Int64(got))")
+        }
     }
 
     public func readSync(at offset: Int64, count: Int) throws -> [UInt8] {

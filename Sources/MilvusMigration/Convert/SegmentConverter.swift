@@ -1,0 +1,100 @@
+/// Streams one 1.x segment into its two NumPy files: `<idField>.npy` (int64, shape (N,)) and
+/// `<vectorField>.npy` (float32 (N, dim) or uint8 (N, dim/8)), dropping deleted rows on the fly.
+/// Memory is two buffers of `bufferBytes`, whatever the segment size.
+public struct SegmentConverter: Sendable {
+    public var source: any SourceStorage
+    public var staging: any StagingArea
+    public var bufferBytes: Int
+
+    public init(source: any SourceStorage, staging: any StagingArea, bufferBytes: Int) {
+        self.source = source
+        self.staging = staging
+        self.bufferBytes = max(64 * 1024, bufferBytes)
+    }
+
+    /// Writes both files and returns their records. Nothing is left under a final name on failure.
+    public func convert(_ layout: SegmentLayout, collection: SourceCollection, idPath: String, vectorPath: String,
+                        progress: @Sendable (Int64) -> Void = { _ in }) async throws -> [StagedFileRecord] {
+        let live = layout.liveRows
+        let ids = try await stream(from: layout.idsFile, rowBytes: 8, layout: layout,
+                                   header: NumPyHeader.ids(rows: live), to: idPath, progress: progress)
+        let vectors = try await stream(from: layout.vectorsFile, rowBytes: layout.bytesPerRow, layout: layout,
+                                       header: NumPyHeader.vectors(rows: live, kind: collection.vectorKind, dimension: collection.dimension),
+                                       to: vectorPath, progress: progress)
+        return [ids, vectors]
+    }
+
+    private func stream(from sourcePath: String, rowBytes: Int, layout: SegmentLayout, header: NumPyHeader,
+                        to path: String, progress: @Sendable (Int64) -> Void) async throws -> StagedFileRecord {
+        let file = try await source.open(sourcePath)
+        let expected = 8 + layout.totalRows * Int64(rowBytes)
+        guard file.size == expected else {
+            throw MigrationError.segment(file: source.display(sourcePath), message: "changed since it was checked: \(file.size) bytes, expected \(expected); rerun plan")
+        }
+        let headerBytes = header.encoded()
+        let staged = try await staging.create(path, expectedSize: Int64(headerBytes.count) + header.payloadBytes)
+        do {
+            var checksum = Checksum64()
+            let headerBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: headerBytes.count, alignment: 8)
+            defer { headerBuffer.deallocate() }
+            headerBuffer.copyBytes(from: headerBytes)
+            checksum.update(UnsafeRawBufferPointer(headerBuffer))
+            try await staged.write(UnsafeRawBufferPointer(headerBuffer))
+            let rowsPerChunk = max(1, bufferBytes / rowBytes)
+            let input = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)
+            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)
+            defer {
+                input.deallocate()
+                output.deallocate()
+            }
+            let deleted = layout.deleted.offsets
+            var nextDeleted = 0
+            var row: Int64 = 0
+            var written: Int64 = 0
+            while row < layout.totalRows {
+                try Task.checkCancellation()
+                let n = Int(min(Int64(rowsPerChunk), layout.totalRows - row))
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: input[0..<(n * rowBytes)])
+                try await file.read(at: 8 + row * Int64(rowBytes), into: chunk)
+                let end = row + Int64(n)
+                var out: UnsafeRawBufferPointer
+                if nextDeleted < deleted.count && Int64(deleted[nextDeleted]) < end {
+                    // Copy runs of live rows between deleted offsets.
+                    var used = 0
+                    var cursor = row
+                    while cursor < end {
+                        let stop = nextDeleted < deleted.count ? min(end, Int64(deleted[nextDeleted])) : end
+                        if stop > cursor {
+                            let from = Int(cursor - row) * rowBytes
+                            let count = Int(stop - cursor) * rowBytes
+                            (output.baseAddress! + used).copyMemory(from: input.baseAddress! + from, byteCount: count)
+                            used += count
+                        }
+                        if stop < end {
+                            nextDeleted += 1
+                            cursor = stop + 1
+                        } else {
+                            cursor = end
+                        }
+                    }
+                    out = UnsafeRawBufferPointer(rebasing: output[0..<used])
+                } else {
+                    out = UnsafeRawBufferPointer(chunk)
+                }
+                checksum.update(out)
+                try await staged.write(out)
+                written += Int64(out.count)
+                progress(Int64(n * rowBytes))
+                row = end
+            }
+            guard written == header.payloadBytes else {
+                throw MigrationError.segment(file: source.display(sourcePath), message: "wrote \(written) payload bytes, expected \(header.payloadBytes)")
+            }
+            try await staged.commit()
+            return StagedFileRecord(path: path, bytes: Int64(headerBytes.count) + written, checksum: checksum.hex)
+        } catch {
+            await staged.abort()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import Foundation
+import Logging
+
+/// `dump`: every live segment of a plan → NumPy files in the staging area, a sliding window of
+/// `parallelism` segments at a time, journaled so a rerun (even after `kill -9`) skips what is
+/// complete and redoes the rest.
+public struct DumpJob: Sendable {
+    public struct Options: Sendable {
+        public var parallelism = 2
+        public var bufferBytes = 1 << 20
+        public var idField = "id"
+        public var vectorField = "data"
+        public var quiet = false
+
+        public init() {}
+    }
+
+    public struct CollectionResult: Sendable {
+        public var collection: String
+        public var segments = 0
+        public var skippedSegments = 0
+        public var rows: Int64 = 0
+        public var deletedRows: Int64 = 0
+        public var bytes: Int64 = 0
+    }
+
+    public struct Result: Sendable {
+        public var collections: [CollectionResult]
+        public var seconds: Double
+        public var stagingLocation: String
+        public var removedLeftovers: Int
+    }
+
+    public var plan: MigrationPlan
+    public var source: any SourceStorage
+    public var staging: any StagingArea
+    public var options: Options
+    let logger = Logger(label: "milvus-migration.dump")
+
+    public init(plan: MigrationPlan, source: any SourceStorage, staging: any StagingArea, options: Options) {
+        self.plan = plan
+        self.source = source
+        self.staging = staging
+        self.options = options
+    }
+
+    /// One segment to stage and where its files go.
+    public struct Unit: Sendable {
+        public var collection: SourceCollection
+        public var partition: SourcePartition
+        public var layout: SegmentLayout
+        public var key: String
+        public var folder: String
+        public var idPath: String
+        public var vectorPath: String
+
+        public var fingerprint: String {
+            "\(layout.segment.tableId)/\(layout.segment.id) rows=\(layout.totalRows) deleted=\(layout.deleted.offsets.count) bytes=\(layout.sourceBytes)"
+        }
+    }
+
+    /// The staging layout: `tables/<collection>/<segment>/` for the default partition (the
+    /// reference tool's layout), `tables/<collection>/<partition>/<segment>/` for the others.
+    public static func units(of plan: MigrationPlan, idField: String, vectorField: String) -> [Unit] {
+        plan.collections.flatMap { c in
+            c.partitions.flatMap { p in
+                p.segments.map { layout in
+                    let folder = p.source.isDefault
+                        ? "tables/\(c.source.name)/\(layout.segment.id)"
+                        : "tables/\(c.source.name)/\(p.source.name)/\(layout.segment.id)"
+                    return Unit(collection: c.source, partition: p.source, layout: layout,
+                                key: "\(c.source.name)/\(p.source.name)/\(layout.segment.id)", folder: folder,
+                                idPath: "\(folder)/\(idField).npy", vectorPath: "\(folder)/\(vectorField).npy")
+                }
+            }
+        }
+    }
+
+    public func run() async throws -> Result {
+        try plan.requireExecutable()
+        let removed = try await staging.removeLeftovers()
+        if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
+        let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
+        try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
+        let journal = try await JobJournal.open(staging)
+
+        let units = DumpJob.units(of: plan, idField: options.idField, vectorField: options.vectorField)
+        let totalBytes = units.reduce(Int64(0)) { $0 + $1.layout.sourceBytes - 16 }
+        let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: totalBytes, quiet: options.quiet)
+        progress.start()
+        defer { progress.stop() }
+
+        var results: [String: CollectionResult] = [:]
+        for c in plan.collections { results[c.source.name] = CollectionResult(collection: c.source.name) }
+        var failures: [String] = []
+
+        // Already staged and intact: skip.
+        var pending: [Unit] = []
+        for unit in units {
+            if let record = await journal.record(unit.key), record.phase.isStaged, record.sourceFingerprint == unit.fingerprint,
+               try await intact(record, unit: unit) {
+                progress.skipUnit(rows: unit.layout.liveRows, bytes: unit.layout.sourceBytes - 16)
+                results[unit.collection.name]!.skippedSegments += 1
+                results[unit.collection.name]!.rows += record.rows
+                results[unit.collection.name]!.deletedRows += record.deletedRows
+                results[unit.collection.name]!.bytes += record.files.reduce(0) { $0 + $1.bytes }
+            } else {
+                pending.append(unit)
+            }
+        }
+
+        let converter = SegmentConverter(source: source, staging: staging, bufferBytes: options.bufferBytes)
+        try await withThrowingTaskGroup(of: (Unit, Swift.Result<[StagedFileRecord], MigrationError>).self) { group in
+            var next = 0
+            var stopLaunching = false
+            func launch() {
+                guard !stopLaunching, next < pending.count else { return }
+                let unit = pending[next]
+                next += 1
+                group.addTask {
+                    do {
+                        let files = try await converter.convert(unit.layout, collection: unit.collection, idPath: unit.idPath,
+                                                                vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
+                        return (unit, .success(files))
+                    } catch let error as MigrationError {
+                        return (unit, .failure(error))
+                    } catch is CancellationError {
+                        return (unit, .failure(.usage("cancelled")))
+                    } catch {
+                        return (unit, .failure(.segment(file: unit.key, message: "\(error)")))
+                    }
+                }
+            }
+            for _ in 0..<options.parallelism { launch() }
+            while let (unit, outcome) = try await group.next() {
+                switch outcome {
+                case .success(let files):
+                    try await journal.update(SegmentRecord(
+                        key: unit.key, phase: .staged, files: files, rows: unit.layout.liveRows,
+                        deletedRows: Int64(unit.layout.deleted.count), sourceFingerprint: unit.fingerprint,
+                        importTask: nil, failure: nil, updated: Date()))
+                    progress.finishUnit(rows: unit.layout.liveRows)
+                    results[unit.collection.name]!.segments += 1
+                    results[unit.collection.name]!.rows += unit.layout.liveRows
+                    results[unit.collection.name]!.deletedRows += Int64(unit.layout.deleted.count)
+                    results[unit.collection.name]!.bytes += files.reduce(0) { $0 + $1.bytes }
+                case .failure(let error):
+                    failures.append("segment \(unit.key): \(error.description)")
+                    try await journal.update(SegmentRecord(
+                        key: unit.key, phase: .failed, files: [], rows: 0, deletedRows: 0,
+                        sourceFingerprint: unit.fingerprint, importTask: nil, failure: error.description, updated: Date()))
+                    stopLaunching = true
+                }
+                launch()
+            }
+        }
+        if let first = failures.first {
+            throw MigrationError.segment(file: first, message: "dump failed for \(failures.count) segment(s); completed segments are kept and a rerun continues from there")
+        }
+        return Result(collections: plan.collections.map { results[$0.source.name]! }, seconds: progress.elapsed,
+                      stagingLocation: staging.location, removedLeftovers: removed)
+    }
+
+    /// Whether a journaled segment's files are still there, complete, with the expected shape.
+    func intact(_ record: SegmentRecord, unit: Unit) async throws -> Bool {
+        let expected = [(unit.idPath, NumPyHeader.ids(rows: unit.layout.liveRows)),
+                        (unit.vectorPath, NumPyHeader.vectors(rows: unit.layout.liveRows, kind: unit.collection.vectorKind, dimension: unit.collection.dimension))]
+        guard record.files.map(\.path) == expected.map(\.0) else { return false }
+        for ((path, header), file) in zip(expected, record.files) {
+            guard let size = try await staging.size(of: path), size == file.bytes, size == header.fileSize else { return false }
+            let prefix = try await staging.readPrefix(path, count: header.encoded().count)
+            guard let parsed = try? NumPyFile.parse(prefix, file: path), parsed.header == header, !parsed.fortranOrder else { return false }
+        }
+        return true
+    }
+}
+
+extension DumpJob.Result {
+    public var summary: String {
+        var table = TextTable(headers: ["collection", "segments", "skipped (done before)", "rows", "deleted rows dropped", "staged bytes"], numeric: [1, 2, 3, 4, 5])
+        for c in collections {
+            table.add([c.collection, String(c.segments), String(c.skippedSegments), Format.count(c.rows), Format.count(c.deletedRows), Format.bytes(c.bytes)])
+        }
+        let rows = collections.reduce(Int64(0)) { $0 + $1.rows }
+        return table.render() + "\n\nDumped \(Format.count(rows)) rows to \(stagingLocation) in \(String(format: "%.1f", seconds)) s."
+    }
+}

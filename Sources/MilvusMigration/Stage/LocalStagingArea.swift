@@ -1,0 +1,101 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A staging folder on a local disk. Files are written as `<name>.partial`, fsynced and renamed.
+public struct LocalStagingArea: StagingArea {
+    public let root: String
+    static let partialSuffix = ".partial"
+
+    public init(root: String) {
+        self.root = (root as NSString).standardizingPath
+    }
+
+    public var location: String { root }
+
+    func full(_ path: String) -> String { (root as NSString).appendingPathComponent(path) }
+
+    public func create(_ path: String, expectedSize: Int64) async throws -> any StagedFile {
+        try LocalStagedFile(final: full(path))
+    }
+
+    public func size(of path: String) async throws -> Int64? {
+        var info = stat()
+        guard stat(full(path), &info) == 0 else { return nil }
+        return Int64(info.st_size)
+    }
+
+    public func readPrefix(_ path: String, count: Int) async throws -> [UInt8] {
+        let file = try LocalFile(path: full(path))
+        return try file.readSync(at: 0, count: Int(min(Int64(count), file.size)))
+    }
+
+    public func writeSmallFile(_ path: String, _ bytes: [UInt8]) async throws {
+        try AtomicFile.write(bytes, to: full(path))
+    }
+
+    public func readSmallFile(_ path: String) async throws -> [UInt8]? {
+        guard FileManager.default.fileExists(atPath: full(path)) else { return nil }
+        do {
+            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: full(path))))
+        } catch {
+            throw MigrationError.io(path: full(path), operation: "read", reason: (error as NSError).localizedDescription)
+        }
+    }
+
+    public func removeLeftovers() async throws -> Int {
+        guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
+        var removed = 0
+        while let name = walker.nextObject() as? String {
+            if name.hasSuffix(LocalStagingArea.partialSuffix) || name.contains(".tmp-") {
+                if unlink(full(name)) == 0 { removed += 1 }
+            }
+        }
+        return removed
+    }
+
+    public func importPath(_ path: String) -> String { full(path) }
+}
+
+/// One `.partial` file, renamed into place on commit.
+final class LocalStagedFile: StagedFile, @unchecked Sendable {
+    let final: String
+    let temporary: String
+    private var fd: Int32
+
+    init(final: String) throws {
+        self.final = final
+        temporary = final + LocalStagingArea.partialSuffix
+        try AtomicFile.createDirectory((final as NSString).deletingLastPathComponent)
+        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw MigrationError.io(path: temporary, operation: "create", reason: errnoText()) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) async throws {
+        try AtomicFile.writeAll(fd, bytes, path: temporary)
+    }
+
+    func commit() async throws {
+        guard fsync(fd) == 0 else { throw MigrationError.io(path: temporary, operation: "fsync", reason: errnoText()) }
+        close(fd)
+        fd = -1
+        guard rename(temporary, final) == 0 else { throw MigrationError.io(path: final, operation: "rename into place", reason: errnoText()) }
+        AtomicFile.syncDirectory((final as NSString).deletingLastPathComponent)
+    }
+
+    func abort() async {
+        if fd >= 0 {
+            close(fd)
+            fd = -1
+        }
+        unlink(temporary)
+    }
+
+    deinit {
+        if fd >= 0 {
+            close(fd)
+            unlink(temporary)
+        }
+    }
+}

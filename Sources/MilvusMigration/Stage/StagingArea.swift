@@ -1,0 +1,27 @@
+/// Where the NumPy files go: a local folder or (later) the bucket Milvus 2.x reads. Paths are
+/// relative to the staging root (`<outputDir>/migration`).
+public protocol StagingArea: Sendable {
+    /// For messages: `/out/migration`, `s3://bucket/prefix/migration`.
+    var location: String { get }
+    /// Starts a file that becomes visible under `path` only on `commit()`.
+    func create(_ path: String, expectedSize: Int64) async throws -> any StagedFile
+    /// The size of a committed file, or nil when it does not exist.
+    func size(of path: String) async throws -> Int64?
+    /// The first `count` bytes (or fewer) of a committed file.
+    func readPrefix(_ path: String, count: Int) async throws -> [UInt8]
+    /// Small files (journal, meta.json), replaced atomically.
+    func writeSmallFile(_ path: String, _ bytes: [UInt8]) async throws
+    func readSmallFile(_ path: String) async throws -> [UInt8]?
+    /// Removes files a killed run left half-written; returns how many.
+    func removeLeftovers() async throws -> Int
+    /// The path string Milvus `Import` is given for a staged file.
+    func importPath(_ path: String) -> String
+}
+
+/// A staged file being written. Bytes land under a temporary name; `commit` makes the file durable
+/// and visible under its final name, `abort` removes it.
+public protocol StagedFile: AnyObject, Sendable {
+    func write(_ bytes: UnsafeRawBufferPointer) async throws
+    func commit() async throws
+    func abort() async
+}
