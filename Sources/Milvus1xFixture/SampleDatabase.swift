@@ -65,3 +65,33 @@ public enum SampleDatabase {
                        collections: [("fingerprints", fingerprintRows), ("products", productRows)])
     }
 }
+
+/// A large synthetic 1.x database for benchmarks: several float collections, many segments,
+/// some deletions. Written streaming; no bloom filters (they do not affect a migrator).
+public enum BenchDatabase {
+    @discardableResult
+    public static func write(root: String, collections: Int, segmentsPerCollection: Int, rowsPerSegment: Int,
+                             dimension: Int) throws -> (segments: Int, rows: Int64) {
+        let db = try Milvus1xDatabase(root: root, version: "1.1.1")
+        db.writesBloomFilter = false
+        var nextId: Int64 = 1
+        var liveRows: Int64 = 0
+        for c in 0..<collections {
+            let name = "bench_\(c)"
+            db.addCollection(name, dimension: dimension, metric: 1)
+            for s in 0..<segmentsPerCollection {
+                let base = nextId
+                // Every third segment has scattered deletions (1 row in 1000).
+                let deletes: [[Int32]] = s % 3 == 0 ? [Array(stride(from: Int32(7), to: Int32(rowsPerSegment), by: 1000)).reversed()] : []
+                try db.addSegment(table: name, rows: rowsPerSegment, id: { base + Int64($0) }, vector: { row, buffer in
+                    var rng = SampleDatabase.SplitMix64(seed: UInt64(base) &+ UInt64(row))
+                    for i in 0..<dimension { buffer.storeBytes(of: rng.nextFloat().bitPattern, toByteOffset: 4 * i, as: UInt32.self) }
+                }, deleteBatches: deletes)
+                nextId += Int64(rowsPerSegment)
+                liveRows += Int64(rowsPerSegment - deletes.joined().count)
+            }
+        }
+        try db.finish()
+        return (collections * segmentsPerCollection, liveRows)
+    }
+}
