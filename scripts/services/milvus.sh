@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Real Milvus 2.3.5 standalone (PyPI wheel binaries) for tests.
+#   scripts/services/milvus.sh start|stop|status
+# Env:
+#   MILVUS_STORAGE=local|minio   (default local; minio = moto/MinIO on 127.0.0.1:9000,
+#                                 bucket ${MM_S3_BUCKET:-milvus-bucket}, rootPath files)
+#   MILVUS_AUTH=1                common.security.authorizationEnabled=true (user root / Milvus)
+#   MILVUS_START_TIMEOUT=120     seconds to wait for /healthz
+# Milvus binds ALL interfaces, so `start` refuses to run outside a private network
+# namespace (one with loopback only); use scripts/netns-run.sh.
+# Layout: $MM_RUN_DIR/milvus/ (wiped at each start) = server cwd with configs/, data/, logs/;
+#         $MM_RUN_DIR/milvus.pid.
+set -euo pipefail
+# shellcheck source=scripts/services/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+MM_LOG_TAG=milvus
+
+BASE="$MM_RUN_DIR/milvus"
+BIN="$MM_MILVUS_HOME/bin"
+STORAGE="${MILVUS_STORAGE:-local}"
+AUTH="${MILVUS_AUTH:-0}"
+TIMEOUT="${MILVUS_START_TIMEOUT:-120}"
+HEALTH_URL="http://127.0.0.1:9091/healthz"
+
+render_config() {
+    # Renders $BASE/configs/milvus.yaml (+ glog.conf) from the wheel's template with the
+    # wheel's own MilvusServerConfig; its bind() port probing is patched out so the
+    # template's default ports are always used.
+    MM_BASE="$BASE" MM_STORAGE="$STORAGE" MM_AUTH="$AUTH" \
+    "$MM_MILVUS_VENV/bin/python" - <<'PY'
+import os, re, sys
+import milvus
+
+base = os.environ["MM_BASE"]
+storage = os.environ["MM_STORAGE"]
+auth = os.environ["MM_AUTH"] in ("1", "true", "yes")
+
+# No bind() probing: keep the template defaults (19530, 9091 via env, 2379, ...).
+milvus.MilvusServerConfig.resolve_all_listen_ports = lambda self: None
+cfg = milvus.MilvusServerConfig(data_dir=base)
+
+expected = {"common.gracefulStopTimeout": "5"}
+def put(key, value):
+    cfg.set(key, value)
+    expected[key] = str(value).lower() if isinstance(value, bool) else str(value)
+
+cfg.set("common.gracefulStopTimeout", 5)
+if auth:
+    cfg.set("authorization_enabled", True)
+    expected["common.security.authorizationEnabled"] = "true"
+if storage == "minio":
+    put("common.storageType", "minio")
+    put("minio.address", "127.0.0.1")
+    put("minio.port", 9000)
+    put("minio.bucketName", os.environ.get("MM_S3_BUCKET", "milvus-bucket"))
+    put("minio.accessKeyID", os.environ.get("MM_S3_ACCESS_KEY", "minioadmin"))
+    put("minio.secretAccessKey", os.environ.get("MM_S3_SECRET_KEY", "minioadmin"))
+    put("minio.useSSL", "false")
+    put("minio.rootPath", "files")
+elif storage == "local":
+    put("common.storageType", "local")
+else:
+    sys.exit(f"MILVUS_STORAGE must be local or minio, not {storage!r}")
+cfg.resolve()
+
+# Check that every key really landed in the rendered file (a dotted key only replaces
+# a key that already exists in the template; a template variable of the wrong type is
+# silently ignored).
+path = os.path.join(base, "configs", "milvus.yaml")
+seen, stack = {}, []
+for line in open(path, encoding="utf-8"):
+    if line.strip().startswith("#"):
+        continue
+    m = re.match(r"^( *)([A-Za-z0-9_]+):([^#]*)", line.rstrip())
+    if not m:
+        continue
+    level = len(m.group(1)) // 2
+    stack = stack[:level] + [m.group(2)]
+    seen[".".join(stack)] = m.group(3).strip()
+bad = {k: (v, seen.get(k)) for k, v in expected.items() if seen.get(k) != v}
+if bad:
+    sys.exit(f"rendered config is missing settings (key: (wanted, got)): {bad}")
+PY
+}
+
+start() {
+    mm_in_private_netns || mm_die "refusing to start: Milvus binds all interfaces; run it inside a private network namespace (scripts/netns-run.sh)"
+    [ -x "$BIN/milvus" ] || mm_die "Milvus binaries not found in $BIN; run scripts/services/install.sh milvus first"
+    if pid=$(mm_recorded_pid milvus); then
+        mm_die "already running (pid $pid); stop it first"
+    fi
+    local t0; t0=$(mm_now)
+    rm -rf "$BASE"; rm -f "$MM_RUN_DIR/milvus.pid"
+    mkdir -p "$BASE"
+    render_config || mm_die "config rendering failed"
+    mkdir -p "$BASE/logs"
+    # The binary locks /run/milvus/standalone.pid; netns-run.sh gives the namespace its own /run.
+    mkdir -p /run/milvus 2>/dev/null || true
+    (
+        cd "$BASE"
+        exec setsid env DEPLOY_MODE=STANDALONE METRICS_PORT=9091 MILVUSCONF="$BASE/configs" \
+            LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+            "$BIN/milvus" run standalone </dev/null >"$BASE/logs/stdout.log" 2>"$BASE/logs/stderr.log"
+    ) &
+    local pid=$!
+    disown "$pid" 2>/dev/null || true
+    mm_record_pid milvus "$pid"
+    mm_log "started pid $pid (storage=$STORAGE auth=$AUTH), waiting for $HEALTH_URL"
+    if ! mm_wait_for_http "$HEALTH_URL" OK "$pid" "$TIMEOUT"; then
+        mm_tail_logs "$BASE/logs/stderr.log" "$BASE/logs/stdout.log"
+        mm_stop_pid milvus 2 || true
+        mm_die "Milvus did not become healthy (logs in $BASE/logs)"
+    fi
+    mm_log "healthy in $(mm_elapsed "$t0")s: gRPC 127.0.0.1:19530, cwd/data $BASE"
+}
+
+status() {
+    local pid
+    if pid=$(mm_recorded_pid milvus); then
+        echo "milvus: running, pid $pid, healthz=$(mm_http_get "$HEALTH_URL" || echo unreachable), dir $BASE"
+    else
+        echo "milvus: not running"
+        return 1
+    fi
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) mm_stop_pid milvus "${MILVUS_STOP_TIMEOUT:-10}" ;;
+    status) status ;;
+    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
