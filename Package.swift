@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
     ],
     targets: [
         // The migration library: source (1.x meta + segments) -> plan -> convert (NumPy)
@@ -23,6 +27,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The Milvus 2.x gRPC contract: Swift generated from proto/ by scripts/gen-proto.sh (committed).
+        .target(
+            name: "MilvusProto",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         // Writes Milvus 1.x db folders (meta.sqlite + segment files) exactly as 1.x does:
@@ -46,6 +59,17 @@ let package = Package(
         .testTarget(
             name: "MilvusMigrationTests",
             dependencies: ["MilvusMigration", "Milvus1xFixture"]
+        ),
+        // Wire-level checks of the generated contract: field numbers, paths, a loopback HTTP/2 call.
+        .testTarget(
+            name: "MilvusProtoTests",
+            dependencies: [
+                "MilvusProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
         ),
     ]
 )
