@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# The project's one test command: installs what the tests need, builds, runs every test.
+# The project's one test command: installs what the tests need, builds, starts every service the
+# tests use (in a private network namespace with loopback only), runs every test, stops the services.
 # Usage: scripts/test.sh [extra swift test arguments]
+# Env: MM_TEST_SERVICES (default: moto,mariadb,milvus) — the services started for the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[test] %s\n' "$*" >&2; }
+SERVICES="${MM_TEST_SERVICES-moto,mariadb,milvus}"
 
 # System packages the build and the tests need (Debian).
 need_apt=()
-dpkg -s libsqlite3-dev >/dev/null 2>&1 || need_apt+=(libsqlite3-dev)
-command -v git >/dev/null 2>&1 || need_apt+=(git)
+for pkg in libsqlite3-dev libmariadb-dev pkg-config git iproute2 util-linux; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
 if ((${#need_apt[@]})); then
     log "installing ${need_apt[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
@@ -21,8 +25,15 @@ if ! python3 -c 'import numpy' >/dev/null 2>&1; then
 fi
 export MM_PYTHON="$(command -v python3)"
 
+# Services: installed (idempotent, fast when present) before entering the namespace, which has no network.
+if [ -n "$SERVICES" ]; then
+    log "installing services: $SERVICES"
+    # shellcheck disable=SC2046
+    scripts/services/install.sh $(echo "$SERVICES" | tr ',' ' ') >&2
+fi
+
 log "building (debug, with tests)"
 swift build --build-tests
 
-log "running tests"
-swift test --skip-build "$@"
+log "running tests with services: ${SERVICES:-none}"
+exec scripts/netns-run.sh ${SERVICES:+--services "$SERVICES"} -- swift test --skip-build "$@"
