@@ -1,18 +1,6 @@
 import ArgumentParser
 import MilvusMigration
 
-struct Load: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Create the 2.x collections and bulk-insert the dumped files.")
-    @OptionGroup var options: ConfigOptions
-
-    func run() async throws {
-        try await runCommand(logLevel: options.logLevel) {
-            _ = try options.loadConfig([.target, .milvus])
-            throw MigrationError.notBuilt("load")
-        }
-    }
-}
-
 struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Dump and load as one pipelined, resumable job.")
     @OptionGroup var options: ConfigOptions

@@ -36,6 +36,17 @@ public struct SegmentRecord: Codable, Sendable, Equatable {
     public var updated: Date
 }
 
+/// What the load did to a 2.x collection, so a rerun knows the collection is its own.
+public struct CollectionRecord: Codable, Sendable, Equatable {
+    /// The 2.x collection name.
+    public var name: String
+    /// True when this job created it; false when it appended to an existing one.
+    public var createdByJob: Bool
+    /// Rows the collection had before this job imported anything (0 when created).
+    public var rowsBefore: Int64
+    public var updated: Date
+}
+
 /// The job journal: one JSON file in the staging root, rewritten atomically (temp file, fsync,
 /// rename) after every change, so a `kill -9` at any moment leaves the previous or the next state.
 public actor JobJournal {
@@ -44,14 +55,17 @@ public actor JobJournal {
     private struct File: Codable {
         var version: Int
         var segments: [SegmentRecord]
+        var collections: [CollectionRecord]?
     }
 
     private let staging: any StagingArea
     private var records: [String: SegmentRecord]
+    private var collectionRecords: [String: CollectionRecord]
 
-    private init(staging: any StagingArea, records: [String: SegmentRecord]) {
+    private init(staging: any StagingArea, records: [String: SegmentRecord], collections: [String: CollectionRecord] = [:]) {
         self.staging = staging
         self.records = records
+        self.collectionRecords = collections
     }
 
     /// Opens the journal of a staging area (empty when there is none yet).
@@ -66,7 +80,8 @@ public actor JobJournal {
             guard file.version == 1 else {
                 throw MigrationError.io(path: "\(staging.location)/\(fileName)", operation: "use", reason: "journal version \(file.version) is not supported")
             }
-            return JobJournal(staging: staging, records: Dictionary(file.segments.map { ($0.key, $0) }, uniquingKeysWith: { $1 }))
+            return JobJournal(staging: staging, records: Dictionary(file.segments.map { ($0.key, $0) }, uniquingKeysWith: { $1 }),
+                              collections: Dictionary((file.collections ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 }))
         } catch let error as MigrationError {
             throw error
         } catch {
@@ -83,11 +98,44 @@ public actor JobJournal {
         try await persist()
     }
 
+    /// Records a freshly staged segment; an import already started or done for it is kept, so a
+    /// re-dump never leads to a second import of the same rows.
+    public func recordStaged(_ record: SegmentRecord) async throws {
+        var record = record
+        if let old = records[record.key], [.importing, .imported, .verified].contains(old.phase) {
+            record.phase = old.phase
+            record.importTask = old.importTask
+        }
+        try await update(record)
+    }
+
+    public func collection(_ name: String) -> CollectionRecord? { collectionRecords[name] }
+
+    public func update(_ record: CollectionRecord) async throws {
+        collectionRecords[record.name] = record
+        try await persist()
+    }
+
+    private var lastWrite: Task<Void, any Error>?
+
+    /// Writes are chained: each waits for the previous one and then writes the state current at
+    /// that moment, so an older state never lands after a newer one (actor reentrancy).
     private func persist() async throws {
+        let previous = lastWrite
+        let staging = self.staging
+        let write = Task {
+            _ = await previous?.result
+            let bytes = try await self.encoded()
+            try await staging.writeSmallFile(JobJournal.fileName, bytes)
+        }
+        lastWrite = write
+        try await write.value
+    }
+
+    private func encoded() throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
-        let data = try encoder.encode(File(version: 1, segments: all))
-        try await staging.writeSmallFile(JobJournal.fileName, [UInt8](data))
+        return [UInt8](try encoder.encode(File(version: 1, segments: all, collections: collectionRecords.values.sorted { $0.name < $1.name })))
     }
 }

@@ -135,7 +135,7 @@ public struct DumpJob: Sendable {
             while let (unit, outcome) = try await group.next() {
                 switch outcome {
                 case .success(let files):
-                    try await journal.update(SegmentRecord(
+                    try await journal.recordStaged(SegmentRecord(
                         key: unit.key, phase: .staged, files: files, rows: unit.layout.liveRows,
                         deletedRows: Int64(unit.layout.deleted.count), sourceFingerprint: unit.fingerprint,
                         importTask: nil, failure: nil, updated: Date()))

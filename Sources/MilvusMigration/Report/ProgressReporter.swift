@@ -77,10 +77,9 @@ public final class ProgressReporter: Sendable {
         let s = state.withLock { $0 }
         let seconds = max(elapsed, 0.001)
         let rate = Double(s.bytes) / seconds
-        var text = "\(title): \(s.doneUnits)/\(totalUnits) \(unitName), \(Format.count(s.rows)) rows, \(Format.bytes(s.bytes))"
-        if totalBytes > 0 {
-            text += " of \(Format.bytes(totalBytes)) (\(Int(100 * Double(s.bytes) / Double(totalBytes)))%)"
-        }
+        var text = "\(title): \(s.doneUnits)/\(totalUnits) \(unitName), \(Format.count(s.rows)) rows"
+        guard totalBytes > 0 else { return text + String(format: ", %.0f s", seconds) }
+        text += ", \(Format.bytes(s.bytes)) of \(Format.bytes(totalBytes)) (\(Int(100 * Double(s.bytes) / Double(totalBytes)))%)"
         text += String(format: ", %.1f MB/s", rate / 1_000_000)
         if rate > 0 && totalBytes > s.bytes && s.doneUnits < totalUnits {
             text += ", ETA \(Int(Double(totalBytes - s.bytes) / rate))s"

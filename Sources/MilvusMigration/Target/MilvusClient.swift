@@ -1,0 +1,176 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import MilvusProto
+import SwiftProtobuf
+
+/// A connection to a Milvus 2.x server: every call has a deadline, reads are retried with backoff
+/// while the server is UNAVAILABLE, `common.Status` failures become `MigrationError.target`
+/// naming the endpoint and the object, and credentials travel only in the `authorization` header.
+public final class MilvusClient: Sendable {
+    public typealias Service = Milvus_Proto_Milvus_MilvusService.Client<HTTP2ClientTransport.Posix>
+
+    public struct Options: Sendable {
+        public var endpoint: MilvusEndpoint
+        public var username: String?
+        public var password: Secret?
+        public var database: String?
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        /// Deadline of ordinary calls.
+        public var callTimeout: Duration = .seconds(30)
+        /// Deadline of DDL calls (create/drop/import), which a restarting server can stall.
+        public var ddlTimeout: Duration = .seconds(90)
+        /// Attempts for retryable calls while the server is unavailable.
+        public var attempts = 5
+
+        public init(endpoint: MilvusEndpoint) {
+            self.endpoint = endpoint
+        }
+
+        public init(config: MigrationConfig) throws {
+            let m = config.target.milvus2x
+            do {
+                endpoint = try MilvusEndpoint(parsing: m.endpoint ?? "")
+            } catch MigrationError.config(_, let key, let message) {
+                throw MigrationError.config(file: config.file, key: key, message: message)
+            }
+            username = m.username
+            password = m.password
+            database = m.database ?? endpoint.database
+            caFile = m.tlsCAFile
+            certFile = m.tlsCertFile
+            keyFile = m.tlsKeyFile
+            if caFile != nil || certFile != nil { endpoint.tls = true }
+        }
+    }
+
+    public let options: Options
+    let service: Service
+    let metadata: Metadata
+    let logger = Logger(label: "milvus-migration.milvus")
+
+    init(options: Options, service: Service) {
+        self.options = options
+        self.service = service
+        var metadata: Metadata = [:]
+        if let user = options.username, !user.isEmpty {
+            let token = Data("\(user):\(options.password?.revealed ?? "")".utf8).base64EncodedString()
+            metadata.addString(token, forKey: "authorization")
+        }
+        self.metadata = metadata
+    }
+
+    public var endpoint: String { options.endpoint.description }
+    public var database: String { options.database ?? "" }
+
+    /// Connects, checks the server answers (GetVersion, which also checks the credentials), selects
+    /// or creates the database, runs `body`, and closes the connection.
+    public static func with<T: Sendable>(_ options: Options, _ body: (MilvusClient) async throws -> T) async throws -> T {
+        let security: HTTP2ClientTransport.Posix.TransportSecurity
+        if options.endpoint.tls {
+            let ca = options.caFile
+            let chain = options.certFile.map { [TLSConfig.CertificateSource.file(path: $0, format: .pem)] } ?? []
+            let key = options.keyFile.map { TLSConfig.PrivateKeySource.file(path: $0, format: .pem) }
+            security = .tls { config in
+                if let ca { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+                config.certificateChain = chain
+                config.privateKey = key
+            }
+        } else {
+            security = .plaintext
+        }
+        let transport: HTTP2ClientTransport.Posix
+        do {
+            transport = try HTTP2ClientTransport.Posix(
+                target: .dns(host: options.endpoint.host, port: options.endpoint.port),
+                transportSecurity: security,
+                config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
+        } catch {
+            throw MigrationError.target(subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
+        }
+        return try await withGRPCClient(transport: transport) { grpc in
+            let client = MilvusClient(options: options, service: Service(wrapping: grpc))
+            try await client.handshake()
+            return try await body(client)
+        }
+    }
+
+    /// GetVersion (reachability and credentials), then the database.
+    func handshake() async throws {
+        let version = try await call("GetVersion", subject: "Milvus at \(endpoint)", retry: true) {
+            try await self.service.getVersion(.init(), metadata: self.metadata, options: self.callOptions())
+        }
+        try check(version.status, "GetVersion", subject: "Milvus at \(endpoint)")
+        logger.info("connected to Milvus \(version.version) at \(endpoint)")
+        if let db = options.database, !db.isEmpty, db != "default" {
+            let list = try await call("ListDatabases", subject: "Milvus at \(endpoint)", retry: true) {
+                try await self.service.listDatabases(.init(), metadata: self.metadata, options: self.callOptions())
+            }
+            try check(list.status, "ListDatabases", subject: "Milvus at \(endpoint)")
+            if !list.dbNames.contains(db) {
+                let status = try await call("CreateDatabase", subject: "database '\(db)'", retry: false, ddl: true) {
+                    try await self.service.createDatabase(.with { $0.dbName = db }, metadata: self.metadata, options: self.callOptions(ddl: true))
+                }
+                try check(status, "CreateDatabase", subject: "database '\(db)'")
+                logger.notice("created database \(db)")
+            }
+        }
+    }
+
+    func callOptions(ddl: Bool = false) -> CallOptions {
+        var o = CallOptions.defaults
+        o.timeout = ddl ? options.ddlTimeout : options.callTimeout
+        return o
+    }
+
+    /// Runs one RPC, retrying UNAVAILABLE (connection refused, server restarting) when `retry`.
+    func call<T: Sendable>(_ rpc: String, subject: String, retry: Bool, ddl: Bool = false,
+                           _ body: @Sendable () async throws -> T) async throws -> T {
+        var delay = 0.2
+        var attempt = 1
+        while true {
+            do {
+                return try await body()
+            } catch let error as RPCError {
+                if retry && error.code == .unavailable && attempt < options.attempts {
+                    logger.debug("\(rpc) unavailable (\(error.message)); retrying in \(delay) s")
+                    try await Task.sleep(for: .seconds(delay))
+                    delay = min(delay * 2, 3)
+                    attempt += 1
+                    continue
+                }
+                throw translate(error, rpc: rpc, subject: subject)
+            }
+        }
+    }
+
+    func translate(_ error: RPCError, rpc: String, subject: String) -> MigrationError {
+        switch error.code {
+        case .unavailable:
+            return .target(subject: "Milvus at \(endpoint)", message: "unreachable (\(rpc): \(error.message)); check target.milvus2x.endpoint and that the server is up")
+        case .unauthenticated, .permissionDenied:
+            return .target(subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(error.message)); check target.milvus2x.username and password")
+        case .deadlineExceeded:
+            return .target(subject: subject, message: "\(rpc) timed out at \(endpoint)")
+        default:
+            return .target(subject: subject, message: "\(rpc) failed at \(endpoint): \(error.code) \(error.message)")
+        }
+    }
+
+    /// A call succeeded only when both `code` and the deprecated `error_code` are 0.
+    func check(_ status: Milvus_Proto_Common_Status, _ rpc: String, subject: String) throws {
+        guard status.code != 0 || status.errorCode != .success else { return }
+        let reason = status.reason.isEmpty ? "error code \(status.code)/\(status.errorCode)" : status.reason
+        let lower = reason.lowercased()
+        if status.errorCode == .permissionDenied || lower.contains("auth") && (lower.contains("fail") || lower.contains("need")) {
+            throw MigrationError.target(subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(reason)); check target.milvus2x.username and password")
+        }
+        if lower.contains("database not found") || lower.contains("database not exist") {
+            throw MigrationError.target(subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))")
+        }
+        throw MigrationError.target(subject: subject, message: "\(rpc) failed: \(reason)")
+    }
+}
