@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[test] %s\n' "$*" >&2; }
 SERVICES="${MM_TEST_SERVICES-moto,mariadb,milvus}"
+# Milvus runs with authentication on, so the credential tests run against the real check.
+export MILVUS_AUTH="${MILVUS_AUTH-1}"
 
 # System packages the build and the tests need (Debian).
 need_apt=()

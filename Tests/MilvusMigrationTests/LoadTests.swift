@@ -1,0 +1,230 @@
+import Foundation
+import Testing
+import Milvus1xFixture
+@testable import MilvusMigration
+
+/// The test command starts a real Milvus 2.3.5 (with authentication on) and says so in
+/// MM_SERVICES; these tests then run against it, and fail (not skip) when it is unreachable.
+let milvusUp = (ProcessInfo.processInfo.environment["MM_SERVICES"] ?? "").split(separator: ",").contains("milvus")
+
+enum MilvusTestEnv {
+    static var endpoint: String { ProcessInfo.processInfo.environment["MILVUS_ENDPOINT"] ?? "127.0.0.1:19530" }
+    static var user: String? { ProcessInfo.processInfo.environment["MILVUS_USER"] }
+    static var password: String? { ProcessInfo.processInfo.environment["MILVUS_PASSWORD"] }
+    static var authEnabled: Bool { ProcessInfo.processInfo.environment["MILVUS_AUTH"] == "1" }
+
+    static func options(user: String? = MilvusTestEnv.user, password: String? = MilvusTestEnv.password) throws -> MilvusClient.Options {
+        var o = MilvusClient.Options(endpoint: try MilvusEndpoint(parsing: endpoint))
+        o.username = user
+        o.password = password.map(Secret.init)
+        return o
+    }
+
+    static func yaml(_ extra: [String: String] = [:], renames: [String: String]) -> String {
+        var text = """
+          milvus2x:
+            endpoint: \(endpoint)
+            username: \(user ?? "")
+            password: \(password ?? "")
+
+        """
+        for (k, v) in extra.sorted(by: { $0.key < $1.key }) { text += "    \(k): \(v)\n" }
+        text += "    collections:\n"
+        for (from, to) in renames.sorted(by: { $0.key < $1.key }) { text += "      \(from): \(to)\n" }
+        return text
+    }
+}
+
+@Suite(.serialized, .enabled(if: milvusUp, "needs the Milvus started by scripts/test.sh"))
+struct LoadTests {
+    /// The dump scenario with unique 2.x names, and load keys appended to its config.
+    struct Migration {
+        let scenario: DumpTests.Scenario
+        let suffix = String(UUID().uuidString.prefix(8)).lowercased()
+        var names: [String: String] { ["floats": "floats_\(suffix)", "bits": "bits_\(suffix)"] }
+
+        init(rows: Int = 300, segments: Int = 2, extra: [String: String] = [:]) throws {
+            scenario = try DumpTests.Scenario(rows: rows, segmentsPerTable: segments)
+            try writeConfig(extra)
+        }
+
+        func writeConfig(_ extra: [String: String]) throws {
+            var text = try String(contentsOfFile: scenario.configPath, encoding: .utf8)
+            if let range = text.range(of: "  milvus2x:") { text = String(text[..<range.lowerBound]) }
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += MilvusTestEnv.yaml(extra, renames: names)
+            try text.write(toFile: scenario.configPath, atomically: true, encoding: .utf8)
+        }
+
+        func cli(_ verb: String, _ more: [String] = []) throws -> (Int32, String, String) {
+            try run(cliPath, [verb, "-c", scenario.configPath, "--quiet"] + more)
+        }
+
+        func dropAll() async {
+            _ = try? await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+                for name in names.values where try await client.hasCollection(name) { try await client.dropCollection(name) }
+            }
+        }
+    }
+
+    @Test func floatBinaryPartitionsDeletionsEveryRowCompared() async throws {
+        let m = try Migration(extra: ["loadCollection": "true"])
+        let dump = try m.cli("dump")
+        #expect(dump.0 == 0, "\(dump.2)")
+        let (status, out, err) = try m.cli("load")
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("Row counts match the source."))
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            for (key, rows) in m.scenario.expected {
+                let parts = key.split(separator: "/").map(String.init)
+                let target = m.names[parts[0]]!
+                let partition = parts[1]
+                #expect(try await client.rowCount(collection: target, partition: partition) == Int64(rows.count), "\(key)")
+                var got: [Int64: [UInt8]] = [:]
+                for batch in stride(from: 0, to: rows.count, by: 500) {
+                    let ids = rows[batch..<min(rows.count, batch + 500)].map(\.0)
+                    for (id, vector) in try await client.query(collection: target, idField: "id", vectorField: "data", ids: ids, partitions: [partition]) {
+                        #expect(got[id] == nil, "id \(id) returned twice")
+                        got[id] = vector
+                    }
+                }
+                #expect(got.count == rows.count, "\(key): \(got.count) of \(rows.count) rows found")
+                let mismatched = rows.filter { got[$0.0] != $0.1 }
+                #expect(mismatched.isEmpty, "\(key): \(mismatched.count) rows differ, first id \(mismatched.first?.0 ?? -1)")
+            }
+            // Deleted rows did not come back: offsets 0, 2, 5 of every segment were deleted.
+            let firstFloatSegmentBase: Int64 = 1000
+            let deletedIds = [0, 2, 5].map { firstFloatSegmentBase + Int64($0) * 3 }
+            #expect(try await client.query(collection: m.names["floats"]!, idField: "id", vectorField: "data", ids: deletedIds).isEmpty)
+            #expect(try await client.countRows(collection: m.names["bits"]!) == Int64(m.scenario.expected["bits/_default"]!.count))
+        }
+        try await m.dropAll()
+    }
+
+    @Test func rerunAfterSuccessImportsNothing() async throws {
+        let m = try Migration(rows: 50, segments: 1)
+        #expect(try m.cli("dump").0 == 0)
+        #expect(try m.cli("load").0 == 0)
+        let (status, out, err) = try m.cli("load")
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("Nothing to import: every segment was imported by an earlier run."))
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            // 2 float segments (default + p_1) and 1 binary segment of 50 rows, 5 distinct offsets deleted in each.
+            #expect(try await client.rowCount(collection: m.names["floats"]!) == 90)
+            #expect(try await client.rowCount(collection: m.names["bits"]!) == 45)
+        }
+        try await m.dropAll()
+    }
+
+    @Test func killedLoadResumesWithExactCounts() async throws {
+        let m = try Migration(rows: 2000, segments: 3, extra: [:])
+        #expect(try m.cli("dump").0 == 0)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = ["load", "-c", m.scenario.configPath, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let journal = "\(m.scenario.staging)/journal.json"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let text = (try? String(contentsOfFile: journal, encoding: .utf8)) ?? ""
+            if text.contains("\"imported\"") { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "load finished before the kill; the test proves nothing")
+        let (status, out, err) = try m.cli("load")
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("Row counts match the source."))
+        let total = m.scenario.expected.filter { $0.key.hasPrefix("floats/") }.reduce(0) { $0 + $1.value.count }
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            #expect(try await client.rowCount(collection: m.names["floats"]!) == Int64(total))
+        }
+        try await m.dropAll()
+    }
+
+    @Test func existingCollectionPolicies() async throws {
+        let m = try Migration(rows: 30, segments: 1)
+        #expect(try m.cli("dump").0 == 0)
+        let floats = m.names["floats"]!
+        // Someone else's collection with the same name.
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            try await client.createCollection(floats, schema: TargetSchema(idField: "id", vectorField: "data", vectorKind: .float, dimension: 5), description: "other", shards: 1)
+        }
+        let failed = try m.cli("load")
+        #expect(failed.0 == 1)
+        #expect(failed.2.contains("collection '\(floats)': already exists in Milvus") && failed.2.contains("onExisting"))
+
+        try m.writeConfig(["onExisting": "skip"])
+        let skipped = try m.cli("load", ["--col", "floats"])
+        #expect(skipped.0 == 0, "\(skipped.2)")
+        #expect(skipped.1.contains("skipped"))
+
+        try m.writeConfig(["onExisting": "append"])
+        let appended = try m.cli("load", ["--col", "floats"])
+        #expect(appended.0 == 0, "\(appended.2)")
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            #expect(try await client.rowCount(collection: floats) == 50)
+            // A different schema is refused with both schemas shown.
+            try await client.dropCollection(floats)
+            try await client.createCollection(floats, schema: TargetSchema(idField: "id", vectorField: "data", vectorKind: .float, dimension: 7), description: "other", shards: 1)
+        }
+        // The journal says these segments are imported; start the load over for the new collection.
+        try FileManager.default.removeItem(atPath: "\(m.scenario.staging)/journal.json")
+        #expect(try m.cli("dump").0 == 0)
+        let mismatch = try m.cli("load", ["--col", "floats"])
+        #expect(mismatch.0 == 1)
+        #expect(mismatch.2.contains("exists with another schema: Milvus has [id Int64 primary key, data FloatVector(7)], the migration needs [id Int64 primary key, data FloatVector(5)]"))
+
+        try m.writeConfig(["onExisting": "drop"])
+        let dropped = try m.cli("load", ["--col", "floats"])
+        #expect(dropped.0 == 0, "\(dropped.2)")
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            #expect(try await client.rowCount(collection: floats) == 50)
+            let (schema, _) = try await client.describeCollection(floats)
+            #expect(schema?.dimension == 5)
+        }
+        try await m.dropAll()
+    }
+
+    @Test func importFailureReachesTheUserVerbatim() async throws {
+        let m = try Migration(rows: 20, segments: 1)
+        #expect(try m.cli("dump").0 == 0)
+        // Corrupt one staged vector file: a header that claims dim 4 instead of 5 (sizes kept consistent).
+        let file = try #require(FileManager.default.subpaths(atPath: m.scenario.staging)?.first { $0.hasPrefix("tables/floats/") && !$0.contains("p_1") && $0.hasSuffix("data.npy") })
+        let path = "\(m.scenario.staging)/\(file)"
+        let header = NumPyHeader(dtype: .float32, shape: [20, 4]).encoded()
+        try Data(header + [UInt8](repeating: 0, count: 20 * 16)).write(to: URL(fileURLWithPath: path))
+        let (status, _, err) = try m.cli("load", ["--col", "floats"])
+        #expect(status == 1)
+        #expect(err.contains("illegal dimension 4 of numpy file for float vector field 'data', dimension should be 5"), "\(err)")
+        #expect(err.contains("segment floats/_default/"))
+        try await m.dropAll()
+    }
+
+    @Test func unreachableEndpointIsNamed() throws {
+        let m = try Migration(rows: 10, segments: 1)
+        #expect(try m.cli("dump").0 == 0)
+        var text = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "endpoint: \(MilvusTestEnv.endpoint)", with: "endpoint: 127.0.0.1:1")
+        try text.write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
+        let (status, _, err) = try m.cli("load")
+        #expect(status == 1)
+        #expect(err.contains("Milvus at 127.0.0.1:1: unreachable"))
+    }
+
+    @Test(.enabled(if: MilvusTestEnv.authEnabled, "the test command starts Milvus with authentication"))
+    func wrongCredentialsAreRefused() async throws {
+        let m = try Migration(rows: 10, segments: 1)
+        #expect(try m.cli("dump").0 == 0)
+        var text = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "password: \(MilvusTestEnv.password ?? "")", with: "password: wrong-password")
+        try text.write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
+        let (status, _, err) = try m.cli("load")
+        #expect(status == 1)
+        #expect(err.contains("authentication failed for user 'root'"), "\(err)")
+        #expect(!err.contains("wrong-password"))
+    }
+}
