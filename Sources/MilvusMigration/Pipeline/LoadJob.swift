@@ -228,6 +228,10 @@ public struct LoadJob: Sendable {
             if status.state == .failed { task = nil }
         }
         if task == nil {
+            // Import into a missing collection stalls the server for ~53 s: check right before.
+            guard try await client.hasCollection(unit.target) else {
+                throw MigrationError.target(subject: unit.subject, message: "collection '\(unit.target)' disappeared from Milvus at \(client.endpoint) during the load")
+            }
             record.phase = .importing
             record.importTask = nil
             record.updated = Date()
