@@ -11,25 +11,18 @@ struct Dump: AsyncParsableCommand {
     @Flag(name: .long, help: "No progress output.")
     var quiet = false
 
+    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
+    var report: String?
+
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source, .target])
-            let meta = try await MetaLoader.load(config).selecting(options.collections)
-            let source = try MetaLoader.sourceStorage(config)
-            let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
-                                     renames: config.target.milvus2x.collections).plan(meta)
-            for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
-            for problem in plan.problems { Terminal.error(problem.description) }
-            try plan.requireExecutable()
+            let (plan, source) = try await Pipelines.plan(config, options)
             let staging = try StagingFactory.staging(config)
-            var dumpOptions = DumpJob.Options()
-            dumpOptions.parallelism = config.dumper.limit
-            dumpOptions.bufferBytes = config.dumper.readerBufferKB * 1024
-            dumpOptions.idField = config.target.milvus2x.idField
-            dumpOptions.vectorField = config.target.milvus2x.vectorField
-            dumpOptions.quiet = quiet
-            let result = try await DumpJob(plan: plan, source: source, staging: staging, options: dumpOptions).run()
+            let job = DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: quiet))
+            let result = try await Interrupts.cancellingOnSignal { try await job.run() }
             Terminal.print(result.summary)
+            if let report { try Reports.write(result.json, to: report) }
         }
     }
 }

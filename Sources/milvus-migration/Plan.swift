@@ -10,6 +10,9 @@ struct Plan: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the plan as JSON.")
     var json = false
 
+    @Option(name: .long, help: "Also write the plan as JSON to this file.")
+    var report: String?
+
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source])
@@ -18,6 +21,7 @@ struct Plan: AsyncParsableCommand {
                                   renames: config.target.milvus2x.collections)
             let plan = await planner.plan(meta)
             Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan))
+            if let report { try Reports.write(PlanReport.json(plan), to: report) }
             try plan.requireExecutable()
         }
     }

@@ -78,12 +78,8 @@ public struct DumpJob: Sendable {
 
     public func run() async throws -> Result {
         try plan.requireExecutable()
-        let removed = try await staging.removeLeftovers()
-        if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
-        let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
-        try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
+        let removed = try await begin()
         let journal = try await JobJournal.open(staging)
-
         let units = DumpJob.units(of: plan, idField: options.idField, vectorField: options.vectorField)
         let totalBytes = units.reduce(Int64(0)) { $0 + $1.layout.sourceBytes - 16 }
         let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: totalBytes, quiet: options.quiet)
@@ -92,73 +88,55 @@ public struct DumpJob: Sendable {
 
         var results: [String: CollectionResult] = [:]
         for c in plan.collections { results[c.source.name] = CollectionResult(collection: c.source.name) }
-        var failures: [String] = []
-
-        // Already staged and intact: skip.
-        var pending: [Unit] = []
-        for unit in units {
-            if let record = await journal.record(unit.key), record.phase.isStaged, record.sourceFingerprint == unit.fingerprint,
-               try await intact(record, unit: unit) {
-                progress.skipUnit(rows: unit.layout.liveRows, bytes: unit.layout.sourceBytes - 16)
-                results[unit.collection.name]!.skippedSegments += 1
-                results[unit.collection.name]!.rows += record.rows
-                results[unit.collection.name]!.deletedRows += record.deletedRows
-                results[unit.collection.name]!.bytes += record.files.reduce(0) { $0 + $1.bytes }
-            } else {
-                pending.append(unit)
-            }
-        }
-
         let converter = SegmentConverter(source: source, staging: staging, bufferBytes: options.bufferBytes)
-        try await withThrowingTaskGroup(of: (Unit, Swift.Result<[StagedFileRecord], MigrationError>).self) { group in
-            var next = 0
-            var stopLaunching = false
-            func launch() {
-                guard !stopLaunching, next < pending.count else { return }
-                let unit = pending[next]
-                next += 1
-                group.addTask {
-                    do {
-                        let files = try await converter.convert(unit.layout, collection: unit.collection, idPath: unit.idPath,
-                                                                vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
-                        return (unit, .success(files))
-                    } catch let error as MigrationError {
-                        return (unit, .failure(error))
-                    } catch is CancellationError {
-                        return (unit, .failure(.usage("cancelled")))
-                    } catch {
-                        return (unit, .failure(.segment(file: unit.key, message: "\(error)")))
-                    }
-                }
-            }
-            for _ in 0..<options.parallelism { launch() }
-            while let (unit, outcome) = try await group.next() {
-                switch outcome {
-                case .success(let files):
-                    try await journal.recordStaged(SegmentRecord(
-                        key: unit.key, phase: .staged, files: files, rows: unit.layout.liveRows,
-                        deletedRows: Int64(unit.layout.deleted.count), sourceFingerprint: unit.fingerprint,
-                        importTask: nil, failure: nil, updated: Date()))
-                    progress.finishUnit(rows: unit.layout.liveRows)
-                    results[unit.collection.name]!.segments += 1
-                    results[unit.collection.name]!.rows += unit.layout.liveRows
-                    results[unit.collection.name]!.deletedRows += Int64(unit.layout.deleted.count)
-                    results[unit.collection.name]!.bytes += files.reduce(0) { $0 + $1.bytes }
-                case .failure(let error):
-                    failures.append("segment \(unit.key): \(error.description)")
-                    try await journal.update(SegmentRecord(
-                        key: unit.key, phase: .failed, files: [], rows: 0, deletedRows: 0,
-                        sourceFingerprint: unit.fingerprint, importTask: nil, failure: error.description, updated: Date()))
-                    stopLaunching = true
-                }
-                launch()
-            }
+        let failures = try await BoundedWindow.run(units, width: options.parallelism) { unit in
+            try await stage(unit, journal: journal, converter: converter, progress: progress)
+        } onResult: { unit, outcome in
+            guard case .success(let (record, worked)) = outcome else { return }
+            progress.finishUnit(rows: record.rows)
+            if worked { results[unit.collection.name]!.segments += 1 } else { results[unit.collection.name]!.skippedSegments += 1 }
+            results[unit.collection.name]!.rows += record.rows
+            results[unit.collection.name]!.deletedRows += record.deletedRows
+            results[unit.collection.name]!.bytes += record.files.reduce(0) { $0 + $1.bytes }
         }
         if let first = failures.first {
-            throw MigrationError.segment(file: first, message: "dump failed for \(failures.count) segment(s); completed segments are kept and a rerun continues from there")
+            throw MigrationError.segment(file: "\(first.0.key)", message: "dump failed for \(failures.count) segment(s): \(first.1.description); completed segments are kept and a rerun continues from there")
         }
         return Result(collections: plan.collections.map { results[$0.source.name]! }, seconds: progress.elapsed,
                       stagingLocation: staging.location, removedLeftovers: removed)
+    }
+
+    /// Stages one segment unless the journal and the files show it is already staged intact.
+    /// Returns the record and whether work was done.
+    func stage(_ unit: Unit, journal: JobJournal, converter: SegmentConverter, progress: ProgressReporter) async throws -> (SegmentRecord, Bool) {
+        if let record = await journal.record(unit.key), record.phase.isStaged, record.sourceFingerprint == unit.fingerprint,
+           try await intact(record, unit: unit) {
+            progress.addBytes(unit.layout.sourceBytes - 16)
+            return (record, false)
+        }
+        do {
+            let files = try await converter.convert(unit.layout, collection: unit.collection, idPath: unit.idPath,
+                                                    vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
+            let record = SegmentRecord(key: unit.key, phase: .staged, files: files, rows: unit.layout.liveRows,
+                                       deletedRows: Int64(unit.layout.deleted.count), sourceFingerprint: unit.fingerprint,
+                                       importTask: nil, failure: nil, updated: Date())
+            try await journal.recordStaged(record)
+            return (await journal.record(unit.key) ?? record, true)
+        } catch let error as MigrationError {
+            try await journal.update(SegmentRecord(
+                key: unit.key, phase: .failed, files: [], rows: 0, deletedRows: 0,
+                sourceFingerprint: unit.fingerprint, importTask: nil, failure: error.description, updated: Date()))
+            throw error
+        }
+    }
+
+    /// Removes half-written files and writes meta.json of what is being migrated.
+    func begin() async throws -> Int {
+        let removed = try await staging.removeLeftovers()
+        if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
+        let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
+        try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
+        return removed
     }
 
     /// Whether a journaled segment's files are still there, complete, with the expected shape.
@@ -183,5 +161,20 @@ extension DumpJob.Result {
         }
         let rows = collections.reduce(Int64(0)) { $0 + $1.rows }
         return table.render() + "\n\nDumped \(Format.count(rows)) rows to \(stagingLocation) in \(String(format: "%.1f", seconds)) s."
+    }
+}
+
+extension DumpJob.Result {
+    public var json: JSONValue {
+        .object([
+            ("staging", .string(stagingLocation)),
+            ("seconds", .double(seconds)),
+            ("removedLeftovers", .integer(removedLeftovers)),
+            ("collections", .array(collections.map { c in
+                .object([("collection", .string(c.collection)), ("segments", .integer(c.segments)),
+                         ("skippedSegments", .integer(c.skippedSegments)), ("rows", .int(c.rows)),
+                         ("deletedRowsSkipped", .int(c.deletedRows)), ("stagedBytes", .int(c.bytes))])
+            })),
+        ])
     }
 }

@@ -116,41 +116,18 @@ public struct LoadJob: Sendable {
 
         let progress = ProgressReporter(title: "load", totalUnits: pending.count, totalBytes: 0, unitName: "imports", quiet: options.quiet || pending.isEmpty)
         progress.start()
-        var failures: [String] = []
-        await withTaskGroup(of: (Unit, Swift.Result<SegmentRecord, MigrationError>).self) { group in
-            var next = 0
-            var stopLaunching = false
-            func launch() {
-                guard !stopLaunching, next < pending.count else { return }
-                let unit = pending[next]
-                next += 1
-                group.addTask {
-                    do {
-                        return (unit, .success(try await importSegment(unit, journal: journal)))
-                    } catch let error as MigrationError {
-                        return (unit, .failure(error))
-                    } catch {
-                        return (unit, .failure(.target(subject: unit.subject, message: "\(error)")))
-                    }
-                }
-            }
-            for _ in 0..<options.parallelism { launch() }
-            while let (unit, outcome) = await group.next() {
-                switch outcome {
-                case .success(let record):
-                    progress.finishUnit(rows: record.rows)
-                    results[unit.collection.name]!.rowsImported += record.rows
-                    if let t = record.importTask { results[unit.collection.name]!.tasks.append(t) }
-                case .failure(let error):
-                    failures.append(error.description)
-                    stopLaunching = true
-                }
-                launch()
-            }
+        let failures = try await BoundedWindow.run(pending, width: options.parallelism) { unit in
+            try await importSegment(unit, journal: journal)
+        } onResult: { unit, outcome in
+            guard case .success(let record) = outcome else { return }
+            progress.finishUnit(rows: record.rows)
+            results[unit.collection.name]!.rowsImported += record.rows
+            if let t = record.importTask { results[unit.collection.name]!.tasks.append(t) }
         }
         progress.stop()
         if let first = failures.first {
-            throw MigrationError.target(subject: "load", message: "\(failures.count) import(s) failed; completed ones are recorded and a rerun continues. First: \(first)")
+            if case .interrupted = first.1 { throw MigrationError.interrupted }
+            throw MigrationError.target(subject: "load", message: "\(failures.count) import(s) failed; completed ones are recorded and a rerun continues. First: \(first.1.description)")
         }
 
         // Counts: every partition and collection against the source's live rows.
@@ -350,5 +327,41 @@ extension LoadJob.Result {
         out += "\n\n" + (imported == 0 ? "Nothing to import: every segment was imported by an earlier run. " : "")
         out += "Row counts match the source. Milvus at \(endpoint), \(String(format: "%.1f", seconds)) s."
         return out
+    }
+}
+
+extension LoadJob.Result {
+    /// The `--report` JSON: per collection and partition the source rows, deleted rows skipped,
+    /// target rows, segments, import task ids, duration and notes.
+    public func json(plan: MigrationPlan?) -> JSONValue {
+        .object([
+            ("endpoint", .string(endpoint)),
+            ("seconds", .double(seconds)),
+            ("collections", .array(collections.map { c in
+                let planned = plan?.collections.first { $0.source.name == c.source }
+                var members: [(String, JSONValue)] = [
+                    ("collection", .string(c.source)),
+                    ("target", .string(c.target)),
+                    ("skipped", .bool(c.skipped)),
+                    ("segments", .integer(c.segments)),
+                    ("importedNow", .integer(c.segments - c.alreadyImported)),
+                    ("importedBefore", .integer(c.alreadyImported)),
+                    ("rowsImported", .int(c.rowsImported)),
+                    ("sourceRows", .int(c.expectedRows)),
+                    ("targetRows", .int(c.actualRows)),
+                    ("importTasks", .array(c.tasks.sorted().map { .int($0) })),
+                    ("notes", .array(c.notes.map { .string($0) })),
+                ]
+                if let planned {
+                    members.append(("deletedRowsSkipped", .int(planned.deletedRows)))
+                    members.append(("partitions", .array(planned.partitions.map { p in
+                        .object([("name", .string(p.source.name)), ("tag", .optional(p.source.tag)), ("sourceRows", .int(p.liveRows)),
+                                 ("deletedRowsSkipped", .int(p.deletedRows)), ("segments", .integer(p.segments.count)),
+                                 ("stagedBytes", .int(p.stagedBytes(planned.source)))])
+                    })))
+                }
+                return .object(members)
+            })),
+        ])
     }
 }

@@ -20,6 +20,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case notBuilt(String)
     /// Anything about the target Milvus 2.x server or an import job.
     case target(subject: String, message: String)
+    /// Stopped by the user (Ctrl-C); the journal is consistent and a rerun continues.
+    case interrupted
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(what) is not built yet in this version of milvus-migration"
         case .target(let subject, let message):
             return "\(subject): \(message)"
+        case .interrupted:
+            return "interrupted; everything finished so far is recorded in the journal and a rerun continues from there"
         }
     }
 }

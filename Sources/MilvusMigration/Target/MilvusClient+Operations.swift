@@ -251,6 +251,19 @@ extension MilvusClient {
         throw MigrationError.target(subject: subject, message: "index not built after \(Int(timeout)) s")
     }
 
+    /// Whether the vector field has an index (DescribeIndex answers "index not found" otherwise).
+    public func hasIndex(collection: String, field: String) async throws -> Bool {
+        let db = database
+        let subject = "collection '\(collection)'"
+        let r = try await call("DescribeIndex", subject: subject, retry: true) {
+            try await self.service.describeIndex(.with { $0.collectionName = collection; $0.dbName = db; $0.fieldName = field }, metadata: self.metadata, options: self.callOptions())
+        }
+        if r.status.code == 0 && r.status.errorCode == .success { return !r.indexDescriptions.isEmpty }
+        if r.status.errorCode == .indexNotExist || r.status.reason.lowercased().contains("index not") { return false }
+        try check(r.status, "DescribeIndex", subject: subject)
+        return false
+    }
+
     /// LoadCollection, then waits for 100 % loading progress.
     public func loadCollection(_ collection: String, timeout: Double) async throws {
         let db = database

@@ -1,0 +1,43 @@
+/// Runs `work` over `items` with at most `width` in flight (a sliding window: a slot is refilled
+/// as soon as it frees up). After the first failure no new item starts; the ones in flight finish.
+/// `onResult` runs serially, in completion order. Returns the failures.
+enum BoundedWindow {
+    static func run<Item: Sendable, Output: Sendable>(
+        _ items: [Item], width: Int,
+        work: @escaping @Sendable (Item) async throws -> Output,
+        onResult: (Item, Result<Output, MigrationError>) async throws -> Void
+    ) async throws -> [(Item, MigrationError)] {
+        var failures: [(Item, MigrationError)] = []
+        try await withThrowingTaskGroup(of: (Item, Result<Output, MigrationError>).self) { group in
+            var next = 0
+            var stopped = false
+            func launch() {
+                guard !stopped, next < items.count else { return }
+                let item = items[next]
+                next += 1
+                group.addTask {
+                    do {
+                        return (item, .success(try await work(item)))
+                    } catch let error as MigrationError {
+                        return (item, .failure(error))
+                    } catch is CancellationError {
+                        return (item, .failure(.interrupted))
+                    } catch {
+                        return (item, .failure(.target(subject: "\(item)", message: "\(error)")))
+                    }
+                }
+            }
+            for _ in 0..<max(1, width) { launch() }
+            while let (item, outcome) = try await group.next() {
+                if case .failure(let error) = outcome {
+                    failures.append((item, error))
+                    stopped = true
+                }
+                try await onResult(item, outcome)
+                if Task.isCancelled { stopped = true }
+                launch()
+            }
+        }
+        return failures
+    }
+}

@@ -1,0 +1,275 @@
+import Foundation
+
+/// `verify`: compares Milvus 2.x with the 1.x source. Collections and partitions must exist with
+/// the expected schema and row counts, and the ids and vector bytes of sampled live rows (or of
+/// every row with `full`) must be found in the right partition, read back with `Query`.
+public struct Verifier: Sendable {
+    public struct Options: Sendable {
+        /// Rows sampled per collection; ignored when `full`.
+        public var sample = 1000
+        public var full = false
+        /// Build the mapped index if missing and load collections that are not loaded.
+        public var load = false
+        public var idField = "id"
+        public var vectorField = "data"
+        public var seed: UInt64 = 0x5EED
+        public var timeout: Double = 3600
+
+        public init() {}
+    }
+
+    /// One difference between source and target.
+    public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
+        public var collection: String
+        public var partition: String?
+        public var id: Int64?
+        public var what: String
+
+        public var description: String {
+            var s = "collection '\(collection)'"
+            if let partition { s += " partition '\(partition)'" }
+            if let id { s += " id \(id)" }
+            return s + ": " + what
+        }
+    }
+
+    public struct CollectionReport: Sendable {
+        public var source: String
+        public var target: String
+        public var sourceRows: Int64 = 0
+        public var targetRows: Int64 = 0
+        public var partitions: [(name: String, source: Int64, target: Int64)] = []
+        public var rowsCompared = 0
+        public var mismatches: [Mismatch] = []
+    }
+
+    public struct Report: Sendable {
+        public var collections: [CollectionReport]
+        public var full: Bool
+        public var mismatches: [Mismatch] { collections.flatMap(\.mismatches) }
+    }
+
+    public var plan: MigrationPlan
+    public var source: any SourceStorage
+    public var client: MilvusClient
+    public var options: Options
+
+    public init(plan: MigrationPlan, source: any SourceStorage, client: MilvusClient, options: Options) {
+        self.plan = plan
+        self.source = source
+        self.client = client
+        self.options = options
+    }
+
+    public func run() async throws -> Report {
+        try plan.requireExecutable()
+        var reports: [CollectionReport] = []
+        for c in plan.collections {
+            reports.append(try await verify(c))
+        }
+        return Report(collections: reports, full: options.full)
+    }
+
+    func verify(_ c: MigrationPlan.CollectionPlan) async throws -> CollectionReport {
+        let target = c.targetName
+        var report = CollectionReport(source: c.source.name, target: target, sourceRows: c.liveRows)
+        func fail(_ what: String, partition: String? = nil, id: Int64? = nil) {
+            report.mismatches.append(Mismatch(collection: target, partition: partition, id: id, what: what))
+        }
+        guard try await client.hasCollection(target) else {
+            fail("does not exist in Milvus at \(client.endpoint)")
+            return report
+        }
+        let wanted = TargetSchema(idField: options.idField, vectorField: options.vectorField, vectorKind: c.source.vectorKind, dimension: c.source.dimension)
+        let (schema, text) = try await client.describeCollection(target)
+        guard schema == wanted else {
+            fail("schema differs: Milvus has [\(schema?.description ?? text)], expected [\(wanted)]")
+            return report
+        }
+        try await client.flush([target])
+        report.targetRows = try await client.rowCount(collection: target)
+        if report.targetRows != c.liveRows {
+            fail("Milvus has \(report.targetRows) rows, the source has \(c.liveRows) live rows")
+        }
+        for p in c.partitions {
+            guard try await client.hasPartition(target, p.source.name) else {
+                fail("partition does not exist in Milvus", partition: p.source.name)
+                continue
+            }
+            let count = try await client.rowCount(collection: target, partition: p.source.name)
+            report.partitions.append((p.source.name, p.liveRows, count))
+            if count != p.liveRows { fail("Milvus has \(count) rows, the source has \(p.liveRows) live rows", partition: p.source.name) }
+        }
+
+        // Rows need a loaded collection.
+        if options.load {
+            if try await !client.hasIndex(collection: target, field: options.vectorField) {
+                let mapping = try IndexMapping.forCollection(c.source)
+                try await client.createIndex(collection: target, field: options.vectorField, indexType: mapping.indexType,
+                                             metric: mapping.metric, params: mapping.params, timeout: options.timeout)
+            }
+            try await client.loadCollection(target, timeout: options.timeout)
+        }
+        let batchRows = max(1, min(1000, (8 << 20) / max(1, c.source.bytesPerRow)))
+        var pending: [String: [(Int64, [UInt8])]] = [:]
+        func compare(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
+            let got: [(Int64, [UInt8])]
+            do {
+                got = try await client.query(collection: target, idField: options.idField, vectorField: options.vectorField,
+                                             ids: Array(Set(rows.map(\.0))), partitions: [partition])
+            } catch let error as MigrationError where "\(error)".lowercased().contains("not loaded") {
+                throw MigrationError.target(subject: "collection '\(target)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
+            }
+            var found: [Int64: [[UInt8]]] = [:]
+            for (id, vector) in got { found[id, default: []].append(vector) }
+            for (id, vector) in rows {
+                report.rowsCompared += 1
+                guard let candidates = found[id] else {
+                    fail("missing in Milvus", partition: partition, id: id)
+                    continue
+                }
+                if let index = candidates.firstIndex(of: vector) {
+                    found[id]!.remove(at: index)
+                } else {
+                    fail("vector differs (source \(Verifier.describe(vector, kind: c.source.vectorKind)), Milvus \(Verifier.describe(candidates[0], kind: c.source.vectorKind)))", partition: partition, id: id)
+                }
+            }
+        }
+        for (partition, segment, rows) in try await sourceRows(c) {
+            _ = segment
+            pending[partition, default: []] += rows
+            if pending[partition]!.count >= batchRows {
+                try await compare(partition, pending[partition]!)
+                pending[partition] = []
+            }
+        }
+        for (partition, rows) in pending where !rows.isEmpty { try await compare(partition, rows) }
+        return report
+    }
+
+    /// The source rows to compare: every live row with `full`, otherwise a random sample
+    /// (deterministic per seed), as (partition, segment, [(id, vector bytes)]) chunks.
+    func sourceRows(_ c: MigrationPlan.CollectionPlan) async throws -> [(String, String, [(Int64, [UInt8])])] {
+        var chunks: [(String, String, [(Int64, [UInt8])])] = []
+        let layouts = c.partitions.flatMap { p in p.segments.map { (p.source.name, $0) } }
+        let total = layouts.reduce(Int64(0)) { $0 + $1.1.liveRows }
+        guard total > 0 else { return [] }
+        let wanted = options.full ? total : min(total, Int64(options.sample))
+        var picks: [Int64]
+        if wanted == total {
+            picks = Array(0..<total)
+        } else {
+            var rng = SplitMix(state: options.seed ^ c.source.name.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
+            var set = Set<Int64>()
+            while set.count < Int(wanted) { set.insert(Int64(rng.next() % UInt64(total))) }
+            picks = set.sorted()
+        }
+        var base: Int64 = 0
+        var pickIndex = 0
+        for (partition, layout) in layouts {
+            let end = base + layout.liveRows
+            var liveIndexes: [Int64] = []
+            while pickIndex < picks.count && picks[pickIndex] < end {
+                liveIndexes.append(picks[pickIndex] - base)
+                pickIndex += 1
+            }
+            base = end
+            guard !liveIndexes.isEmpty else { continue }
+            let ids = try await source.open(layout.idsFile)
+            let vectors = try await source.open(layout.vectorsFile)
+            var rows: [(Int64, [UInt8])] = []
+            for live in liveIndexes {
+                let physical = Verifier.physicalRow(live: live, deleted: layout.deleted.offsets)
+                let idBytes = try await ids.read(at: 8 + physical * 8, count: 8)
+                let id = idBytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+                let vector = try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow)
+                rows.append((id, vector))
+                if rows.count >= 4096 {
+                    chunks.append((partition, layout.segment.id, rows))
+                    rows = []
+                }
+            }
+            if !rows.isEmpty { chunks.append((partition, layout.segment.id, rows)) }
+        }
+        return chunks
+    }
+
+    /// The physical row of the k-th live row, skipping the sorted deleted offsets.
+    static func physicalRow(live k: Int64, deleted: [Int32]) -> Int64 {
+        // deleted[i] - i is non-decreasing; count the offsets with deleted[i] - i <= k.
+        var low = 0, high = deleted.count
+        while low < high {
+            let mid = (low + high) / 2
+            if Int64(deleted[mid]) - Int64(mid) <= k { low = mid + 1 } else { high = mid }
+        }
+        return k + Int64(low)
+    }
+
+    static func describe(_ bytes: [UInt8], kind: VectorKind) -> String {
+        switch kind {
+        case .binary:
+            return "0x" + bytes.prefix(8).map { String(format: "%02x", $0) }.joined() + (bytes.count > 8 ? "…" : "")
+        case .float:
+            let values = stride(from: 0, to: min(bytes.count, 16), by: 4).map { i in
+                Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+            }
+            return "[" + values.map { "\($0)" }.joined(separator: ", ") + (bytes.count > 16 ? ", …" : "") + "]"
+        }
+    }
+
+    struct SplitMix {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+}
+
+extension Verifier.Report {
+    public var summary: String {
+        var table = TextTable(headers: ["collection", "2.x collection", "partition", "source rows", "Milvus rows", "result"], numeric: [3, 4])
+        for c in collections {
+            table.add([c.source, c.target, "(all)", Format.count(c.sourceRows), Format.count(c.targetRows),
+                       c.mismatches.isEmpty ? "ok" : "\(c.mismatches.count) mismatch(es)"])
+            for p in c.partitions {
+                table.add(["", "", p.name, Format.count(p.source), Format.count(p.target), p.source == p.target ? "ok" : "COUNT DIFFERS"])
+            }
+        }
+        var out = table.render() + "\n"
+        let compared = collections.reduce(0) { $0 + $1.rowsCompared }
+        out += "\n\(compared) row(s) compared by id and vector bytes (\(full ? "every live row" : "random sample")).\n"
+        if mismatches.isEmpty {
+            out += "Milvus matches the source.\n"
+        } else {
+            out += "Mismatches (\(mismatches.count)):\n" + mismatches.prefix(200).map { "  - \($0)" }.joined(separator: "\n") + "\n"
+            if mismatches.count > 200 { out += "  … and \(mismatches.count - 200) more\n" }
+        }
+        return out
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("ok", .bool(mismatches.isEmpty)),
+            ("full", .bool(full)),
+            ("collections", .array(collections.map { c in
+                .object([
+                    ("collection", .string(c.source)),
+                    ("target", .string(c.target)),
+                    ("sourceRows", .int(c.sourceRows)),
+                    ("targetRows", .int(c.targetRows)),
+                    ("rowsCompared", .integer(c.rowsCompared)),
+                    ("partitions", .array(c.partitions.map { p in
+                        .object([("name", .string(p.name)), ("sourceRows", .int(p.source)), ("targetRows", .int(p.target))])
+                    })),
+                    ("mismatches", .array(c.mismatches.map { m in
+                        .object([("partition", .optional(m.partition)), ("id", m.id.map { .int($0) } ?? .null), ("what", .string(m.what))])
+                    })),
+                ])
+            })),
+        ])
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import MilvusMigration
+
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Dump and load as one pipelined, resumable job (a segment is imported as soon as it is staged).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
+    var report: String?
+
+    func run() async throws {
+        try await runCommand(logLevel: options.logLevel) {
+            let config = try options.loadConfig([.meta, .source, .target, .milvus])
+            let (plan, source) = try await Pipelines.plan(config, options)
+            let staging = try StagingFactory.staging(config)
+            let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
+                let job = StartJob(dump: DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: quiet)),
+                                   load: LoadJob(staging: staging, client: client, options: Pipelines.loadOptions(config, options, quiet: quiet)))
+                return try await Interrupts.cancellingOnSignal { try await job.run() }
+            }
+            Terminal.print(result.summary)
+            if let report { try Reports.write(result.json(plan: plan), to: report) }
+        }
+    }
+}
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Compare Milvus 2.x with the 1.x source: collections, partitions, schema, row counts, and ids and vectors of sampled (or all) rows.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long, help: "Rows compared per collection (random sample).")
+    var sample: Int = 1000
+
+    @Flag(name: .long, help: "Compare every live row.")
+    var full = false
+
+    @Flag(name: .long, help: "Build the mapped index if missing and load the collections (rows can only be read from loaded collections).")
+    var load = false
+
+    @Flag(name: .long, help: "Print the result as JSON.")
+    var json = false
+
+    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
+    var report: String?
+
+    func run() async throws {
+        try await runCommand(logLevel: options.logLevel) {
+            guard sample > 0 else { throw MigrationError.usage("--sample must be positive") }
+            let config = try options.loadConfig([.meta, .source, .milvus])
+            let (plan, source) = try await Pipelines.plan(config, options)
+            var verify = Verifier.Options()
+            verify.sample = sample
+            verify.full = full
+            verify.load = load
+            verify.idField = config.target.milvus2x.idField
+            verify.vectorField = config.target.milvus2x.vectorField
+            verify.timeout = config.loader.importTimeout
+            let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
+                try await Verifier(plan: plan, source: source, client: client, options: verify).run()
+            }
+            Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
+            if let report { try Reports.write(result.json, to: report) }
+            if let first = result.mismatches.first {
+                throw MigrationError.target(subject: "verify", message: "\(result.mismatches.count) mismatch(es) between Milvus and the source; first: \(first)")
+            }
+        }
+    }
+}
