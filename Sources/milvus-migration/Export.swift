@@ -24,8 +24,15 @@ struct Export: AsyncParsableCommand {
             let meta: SourceMeta
             if let sqlite {
                 meta = MetaAssembler.assemble(try SQLiteMetaReader(path: sqlite).read())
-            } else if mysql != nil {
-                throw MigrationError.notBuilt("export -m (MySQL meta)")
+            } else if let mysql {
+                // -s wins when both are given, as in the reference tool.
+                let dsn: MySQLDSN
+                do throws(MySQLDSN.ParseError) {
+                    dsn = try MySQLDSN(parsing: mysql)
+                } catch {
+                    throw MigrationError.usage("-m: \(error.message)")
+                }
+                meta = MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
             } else {
                 throw MigrationError.usage("export needs the 1.x meta: -s /path/to/meta.sqlite or -m user:password@tcp(host:port)/milvus")
             }
