@@ -10,7 +10,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: [.customShort("s"), .long], help: "The 1.x meta.sqlite file.")
     var sqlite: String?
 
-    @Option(name: [.customShort("m"), .long], help: "The 1.x MySQL meta: user:password@tcp(host:port)/database or mysql://user:password@host:port/database.")
+    @Option(name: [.customShort("m"), .long], help: "The 1.x MySQL meta: user:password@tcp(host:port)/database, user:password@unix(/path/to/socket)/database or mysql://user:password@host:port/database.")
     var mysql: String?
 
     @Option(name: [.customShort("o"), .long], help: "Folder that receives meta.json.")

@@ -447,6 +447,33 @@ struct MySQLMetaTests {
         #expect(cli.2.contains("error: meta mysql://root@127.0.0.1:1/milvus: cannot reach the MySQL server") && !cli.2.contains("hunter2"))
     }
 
+    @Test func silentServerTimesOut() throws {
+        // A loopback listener that never accepts: the TCP connect succeeds, the greeting never comes.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 4) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let dsn = try MySQLDSN(parsing: "root:hunter2@tcp(127.0.0.1:\(port))/milvus?timeout=1s&readTimeout=1s&writeTimeout=1s")
+        let started = Date()
+        #expect {
+            try MySQLMetaReader(dsn: dsn).read()
+        } throws: { error in
+            "\(error)".contains("mysql://root@127.0.0.1:\(port)/milvus: cannot reach the MySQL server") && !"\(error)".contains("hunter2")
+        }
+        let seconds = Date().timeIntervalSince(started)
+        #expect(seconds < 10, "took \(seconds) s")
+        print("silent server: failed after \(String(format: "%.2f", seconds)) s with timeout=1s&readTimeout=1s")
+    }
+
     @Test func badCredentials() throws {
         let wrong = "not-\(try MariaDBTestServer.password)-x"
         let dsn = try MySQLDSN(parsing: MariaDBTestServer.goDSN("mysql", password: wrong))

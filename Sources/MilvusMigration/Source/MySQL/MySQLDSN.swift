@@ -23,7 +23,7 @@ public struct MySQLDSN: Sendable, Equatable, CustomStringConvertible, CustomDebu
     public enum TLSMode: String, Sendable, Equatable {
         /// Plain connection (the Go driver's default).
         case disabled = "false"
-        /// TLS required, the server certificate verified (against `tlsCA` or the system CAs).
+        /// TLS required, the server certificate verified (a private CA: `tlsCA`).
         case verified = "true"
         /// TLS required, the certificate not verified.
         case skipVerify = "skip-verify"
