@@ -102,6 +102,7 @@ import Milvus1xFixture
         ("postgres://u:p@h/m", "unsupported scheme 'postgres://'"),
         ("mysql://u:p@h:0/m", "port is not a number"),
         ("mysql://u:p@h", "names no database"),
+        ("mysql://u:p%zz@h/m", "bad %-escape"),
     ])
     func badDSNsAreNamed(text: String, message: String) {
         #expect { try parse(text) } throws: { error in
@@ -182,6 +183,13 @@ final class ScratchDatabase {
         name = "mm_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         admin = try MariaDBTestServer.admin()
         try admin.execute("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
+    }
+
+    /// A fresh database with the 1.x MySQL schema and the rows of a 1.x `meta.sqlite`.
+    convenience init(milvusMetaFrom sqlitePath: String) throws {
+        try self.init()
+        try createMilvusSchema()
+        try copyRows(fromSQLite: sqlitePath)
     }
 
     deinit {
@@ -297,9 +305,7 @@ struct MySQLMetaTests {
     @Test func snapshotEqualsTheSQLiteOne() throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.path)
-        let scratch = try ScratchDatabase()
-        try scratch.createMilvusSchema()
-        try scratch.copyRows(fromSQLite: db.metaPath)
+        let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
 
         let fromSQLite = try SQLiteMetaReader(path: db.metaPath).read()
         let dsn = try MySQLDSN(parsing: MariaDBTestServer.goDSN(scratch.name))
@@ -321,9 +327,7 @@ struct MySQLMetaTests {
     @Test func exportMinusMWritesTheSameMetaJSONAsMinusS() throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
-        let scratch = try ScratchDatabase()
-        try scratch.createMilvusSchema()
-        try scratch.copyRows(fromSQLite: db.metaPath)
+        let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
 
         let sqlite = try run(cliPath, ["export", "-s", db.metaPath, "-o", dir.sub("out-s")])
         #expect(sqlite.0 == 0, "\(sqlite.2)")
@@ -363,9 +367,7 @@ struct MySQLMetaTests {
     @Test func metaModeMySQLPlansLikeSQLite() throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
-        let scratch = try ScratchDatabase()
-        try scratch.createMilvusSchema()
-        try scratch.copyRows(fromSQLite: db.metaPath)
+        let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
         func config(_ meta: String) throws -> String {
             let path = dir.sub("\(meta).yaml")
             let metaLines = meta == "mysql"
@@ -402,9 +404,7 @@ struct MySQLMetaTests {
     @Test func passwordWithAtAndColonLogsIn() throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
-        let scratch = try ScratchDatabase()
-        try scratch.createMilvusSchema()
-        try scratch.copyRows(fromSQLite: db.metaPath)
+        let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
         let user = "mm_r_" + scratch.name.suffix(8)
         let password = "p@ss:w0rd@tcp(x:1)/y?z=1&:"
         try scratch.makeReader(user: user, password: password)
@@ -522,8 +522,13 @@ struct MySQLMetaTests {
     @Test func emptyMilvusMetaReadsAsEmpty() throws {
         let scratch = try ScratchDatabase()
         try scratch.createMilvusSchema()
-        let snapshot = try MySQLMetaReader(dsn: MySQLDSN(parsing: MariaDBTestServer.goDSN(scratch.name))).read()
+        let dsn = try MySQLDSN(parsing: MariaDBTestServer.goDSN(scratch.name))
+        let snapshot = try MySQLMetaReader(dsn: dsn).read()
         #expect(snapshot.tables.isEmpty && snapshot.files.isEmpty && snapshot.fieldRows == 0)
+        // version is the one nullable column of the 1.x MySQL schema; NULL reads as "" (as in SQLite).
+        try scratch.execute("INSERT INTO `\(scratch.name)`.Tables (table_id, state, dimension, created_on, index_params, owner_table, partition_tag, version) VALUES ('c', 0, -32768, 1, '{}', '', '', NULL)")
+        let row = try #require(try MySQLMetaReader(dsn: dsn).read().tables.first)
+        #expect(row.version == "" && row.dimension == -32768 && row.indexFileSize == 1024 && row.engineType == 1 && row.flushLSN == 0)
     }
 
     @Test func tlsRequiredAgainstAPlainServer() throws {

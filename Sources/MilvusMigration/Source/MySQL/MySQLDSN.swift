@@ -96,32 +96,35 @@ public struct MySQLDSN: Sendable, Equatable, CustomStringConvertible, CustomDebu
         return String(scheme)
     }
 
-    /// `[user[:password]@][net[(address)]]/dbname[?params]`: the last `@` after which the rest
-    /// reads as `net(address)/db?params` ends the user info; the user ends at the first `:`.
+    /// `[user[:password]@][net[(address)]]/dbname[?params]`, nothing percent-decoded (as in Go).
     private static func parseGo(_ text: String) throws(ParseError) -> MySQLDSN {
+        let (user, password, rest) = try splitUserInfo(text, parseRest: parseGoTail)
+        var dsn = rest
+        dsn.user = user
+        dsn.password = Secret(password)
+        return dsn
+    }
+
+    /// Splits `user[:password]@rest`: the `@` positions are tried from the last to the first (then
+    /// none), and the first whose rest parses wins, so a password may contain `@`. The user ends at
+    /// the first `:`. When nothing parses, the error about the rest after the last `@` is thrown.
+    private static func splitUserInfo(_ text: String, parseRest: (String) throws(ParseError) -> MySQLDSN) throws(ParseError) -> (user: String, password: String, rest: MySQLDSN) {
         let chars = Array(text)
-        var candidates = chars.indices.filter { chars[$0] == "@" }.map { Optional($0) }.reversed().map { $0 }
-        candidates.append(nil) // no user info at all
+        var candidates: [Int?] = chars.indices.filter { chars[$0] == "@" }.reversed()
+        candidates.append(nil)
         var firstError: ParseError?
         for at in candidates {
-            let tailStart = at.map { $0 + 1 } ?? 0
-            let tail = String(chars[tailStart...])
+            let rest: MySQLDSN
             do throws(ParseError) {
-                var dsn = try parseGoTail(tail)
-                if let at {
-                    let userInfo = String(chars[..<at])
-                    if let colon = userInfo.firstIndex(of: ":") {
-                        dsn.user = String(userInfo[..<colon])
-                        dsn.password = Secret(String(userInfo[userInfo.index(after: colon)...]))
-                    } else {
-                        dsn.user = userInfo
-                    }
-                }
-                return dsn
+                rest = try parseRest(String(chars[(at.map { $0 + 1 } ?? 0)...]))
             } catch {
-                // Only the message about the real (last) address part is worth showing.
                 if firstError == nil { firstError = error }
+                continue
             }
+            guard let at else { return ("", "", rest) }
+            let userInfo = String(chars[..<at])
+            guard let colon = userInfo.firstIndex(of: ":") else { return (userInfo, "", rest) }
+            return (String(userInfo[..<colon]), String(userInfo[userInfo.index(after: colon)...]), rest)
         }
         throw firstError ?? ParseError(message: "not a MySQL DSN")
     }
@@ -170,38 +173,16 @@ public struct MySQLDSN: Sendable, Equatable, CustomStringConvertible, CustomDebu
         return dsn
     }
 
-    /// `user:password@host[:port]/database[?params]` after `mysql://`.
+    /// `user:password@host[:port]/database[?params]` after `mysql://`; user, password and database percent-decoded.
     private static func parseURL(_ text: String) throws(ParseError) -> MySQLDSN {
-        let chars = Array(text)
-        var candidates = chars.indices.filter { chars[$0] == "@" }.reversed().map { Optional($0) }
-        candidates.append(nil)
-        var firstError: ParseError?
-        for at in candidates {
-            let tail = String(chars[(at.map { $0 + 1 } ?? 0)...])
-            do throws(ParseError) {
-                var dsn = try parseURLTail(tail)
-                if let at {
-                    let userInfo = String(chars[..<at])
-                    let user: String, password: String
-                    if let colon = userInfo.firstIndex(of: ":") {
-                        user = String(userInfo[..<colon])
-                        password = String(userInfo[userInfo.index(after: colon)...])
-                    } else {
-                        user = userInfo
-                        password = ""
-                    }
-                    guard let decodedUser = user.removingPercentEncoding, let decodedPassword = password.removingPercentEncoding else {
-                        throw ParseError(message: "the user or password of the mysql:// URL has a bad %-escape")
-                    }
-                    dsn.user = decodedUser
-                    dsn.password = Secret(decodedPassword)
-                }
-                return dsn
-            } catch {
-                if firstError == nil { firstError = error }
-            }
+        let (user, password, rest) = try splitUserInfo(text, parseRest: parseURLTail)
+        guard let decodedUser = user.removingPercentEncoding, let decodedPassword = password.removingPercentEncoding else {
+            throw ParseError(message: "the user or password of the mysql:// URL has a bad %-escape (write % as %25)")
         }
-        throw firstError ?? ParseError(message: "not a mysql:// URL")
+        var dsn = rest
+        dsn.user = decodedUser
+        dsn.password = Secret(decodedPassword)
+        return dsn
     }
 
     private static func parseURLTail(_ tail: String) throws(ParseError) -> MySQLDSN {

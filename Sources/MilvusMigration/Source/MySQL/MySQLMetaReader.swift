@@ -63,50 +63,22 @@ public struct MySQLMetaReader: Sendable {
     }
 
     private func tableRow(_ row: MySQLRow) throws -> MetaSnapshot.TableRow {
-        let id = try required(row, "id", in: "Tables", rowId: nil)
-        func int(_ name: String) throws -> Int64 { try required(row, name, in: "Tables", rowId: id) }
-        func text(_ name: String) throws -> String { try requiredText(row, name, in: "Tables", rowId: id) }
+        let r = try MetaRow(row, table: "Tables", source: dsn.redacted)
         return MetaSnapshot.TableRow(
-            id: id, tableId: try text("table_id"), state: try int("state"), dimension: try int("dimension"),
-            createdOn: try int("created_on"), flag: try int("flag"), indexFileSize: try int("index_file_size"),
-            engineType: try int("engine_type"), indexParams: try text("index_params"), metricType: try int("metric_type"),
-            ownerTable: try text("owner_table"), partitionTag: try text("partition_tag"),
-            version: try row.string("version") ?? "",
-            flushLSN: try optional(row, "flush_lsn", in: "Tables", rowId: id) ?? 0)
+            id: r.id, tableId: try r.text("table_id"), state: try r.int("state"), dimension: try r.int("dimension"),
+            createdOn: try r.int("created_on"), flag: try r.int("flag"), indexFileSize: try r.int("index_file_size"),
+            engineType: try r.int("engine_type"), indexParams: try r.text("index_params"), metricType: try r.int("metric_type"),
+            ownerTable: try r.text("owner_table"), partitionTag: try r.text("partition_tag"),
+            version: try r.text("version", default: ""), flushLSN: try r.int("flush_lsn", default: 0))
     }
 
     private func fileRow(_ row: MySQLRow) throws -> MetaSnapshot.FileRow {
-        let id = try required(row, "id", in: "TableFiles", rowId: nil)
-        func int(_ name: String) throws -> Int64 { try required(row, name, in: "TableFiles", rowId: id) }
-        func text(_ name: String) throws -> String { try requiredText(row, name, in: "TableFiles", rowId: id) }
+        let r = try MetaRow(row, table: "TableFiles", source: dsn.redacted)
         return MetaSnapshot.FileRow(
-            id: id, tableId: try text("table_id"), segmentId: try text("segment_id"), engineType: try int("engine_type"),
-            fileId: try text("file_id"), fileType: try int("file_type"), fileSize: try int("file_size"),
-            rowCount: try int("row_count"), updatedTime: try int("updated_time"), createdOn: try int("created_on"),
-            date: try optional(row, "date", in: "TableFiles", rowId: id) ?? -1,
-            flushLSN: try optional(row, "flush_lsn", in: "TableFiles", rowId: id) ?? 0)
-    }
-
-    private func optional(_ row: MySQLRow, _ column: String, in table: String, rowId: Int64?) throws -> Int64? {
-        do throws(MySQLClientError) {
-            return try row.int64(column)
-        } catch {
-            throw MigrationError.meta(source: dsn.redacted, message: "\(table)\(rowId.map { " row id \($0)" } ?? ""): \(error.message)")
-        }
-    }
-
-    private func required(_ row: MySQLRow, _ column: String, in table: String, rowId: Int64?) throws -> Int64 {
-        guard let value = try optional(row, column, in: table, rowId: rowId) else {
-            throw MigrationError.meta(source: dsn.redacted, message: "\(table)\(rowId.map { " row id \($0)" } ?? ""): column \(column) is NULL")
-        }
-        return value
-    }
-
-    private func requiredText(_ row: MySQLRow, _ column: String, in table: String, rowId: Int64) throws -> String {
-        guard let value = try row.string(column) else {
-            throw MigrationError.meta(source: dsn.redacted, message: "\(table) row id \(rowId): column \(column) is NULL")
-        }
-        return value
+            id: r.id, tableId: try r.text("table_id"), segmentId: try r.text("segment_id"), engineType: try r.int("engine_type"),
+            fileId: try r.text("file_id"), fileType: try r.int("file_type"), fileSize: try r.int("file_size"),
+            rowCount: try r.int("row_count"), updatedTime: try r.int("updated_time"), createdOn: try r.int("created_on"),
+            date: try r.int("date", default: -1), flushLSN: try r.int("flush_lsn", default: 0))
     }
 
     private func requireColumns(_ connection: MySQLConnection, table: String, shownAs: String, _ list: String) throws {
@@ -149,5 +121,46 @@ public struct MySQLMetaReader: Sendable {
         default:
             return "reading the meta failed: \(error)"
         }
+    }
+}
+
+/// One meta row: values by column name, NULL and conversion problems reported with the table and row id.
+private struct MetaRow {
+    let row: MySQLRow
+    let table: String
+    let source: String
+    private(set) var id: Int64 = 0
+    private var hasId = false
+
+    init(_ row: MySQLRow, table: String, source: String) throws {
+        self.row = row
+        self.table = table
+        self.source = source
+        id = try int("id")
+        hasId = true
+    }
+
+    private var subject: String { hasId ? "\(table) row id \(id)" : table }
+
+    /// An integer column; `default` stands in for NULL where the 1.x schema allows it.
+    func int(_ column: String, default fallback: Int64? = nil) throws -> Int64 {
+        try value(column, fallback) { row, name throws(MySQLClientError) in try row.int64(name) }
+    }
+
+    func text(_ column: String, default fallback: String? = nil) throws -> String {
+        try value(column, fallback) { row, name throws(MySQLClientError) in try row.string(name) }
+    }
+
+    private func value<T>(_ column: String, _ fallback: T?, _ read: (MySQLRow, String) throws(MySQLClientError) -> T?) throws -> T {
+        let value: T?
+        do throws(MySQLClientError) {
+            value = try read(row, column)
+        } catch {
+            throw MigrationError.meta(source: source, message: "\(subject): \(error.message)")
+        }
+        guard let value = value ?? fallback else {
+            throw MigrationError.meta(source: source, message: "\(subject): column \(column) is NULL")
+        }
+        return value
     }
 }
