@@ -31,7 +31,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                "CMariaDB",
             ]
+        ),
+        // The MariaDB Connector/C, for the 1.x MySQL meta.
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
         ),
         // The Milvus 2.x gRPC contract: Swift generated from proto/ by scripts/gen-proto.sh (committed).
         .target(

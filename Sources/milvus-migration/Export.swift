@@ -10,7 +10,7 @@ struct Export: AsyncParsableCommand {
     @Option(name: [.customShort("s"), .long], help: "The 1.x meta.sqlite file.")
     var sqlite: String?
 
-    @Option(name: [.customShort("m"), .long], help: "The 1.x MySQL meta: user:password@tcp(host:port)/database or mysql://user:password@host:port/database.")
+    @Option(name: [.customShort("m"), .long], help: "The 1.x MySQL meta: user:password@tcp(host:port)/database, user:password@unix(/path/to/socket)/database or mysql://user:password@host:port/database.")
     var mysql: String?
 
     @Option(name: [.customShort("o"), .long], help: "Folder that receives meta.json.")
@@ -24,8 +24,15 @@ struct Export: AsyncParsableCommand {
             let meta: SourceMeta
             if let sqlite {
                 meta = MetaAssembler.assemble(try SQLiteMetaReader(path: sqlite).read())
-            } else if mysql != nil {
-                throw MigrationError.notBuilt("export -m (MySQL meta)")
+            } else if let mysql {
+                // -s wins when both are given, as in the reference tool.
+                let dsn: MySQLDSN
+                do throws(MySQLDSN.ParseError) {
+                    dsn = try MySQLDSN(parsing: mysql)
+                } catch {
+                    throw MigrationError.usage("-m: \(error.message)")
+                }
+                meta = MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
             } else {
                 throw MigrationError.usage("export needs the 1.x meta: -s /path/to/meta.sqlite or -m user:password@tcp(host:port)/milvus")
             }

@@ -291,7 +291,12 @@ extension MigrationConfig {
                 guard let path = meta.sqliteFile else { throw missing("meta.sqliteFile", "meta.mode sqlite reads the 1.x meta.sqlite named here") }
                 try requireFile(path, key: "meta.sqliteFile")
             case .mysql:
-                guard meta.mysqlUrl != nil else { throw missing("meta.mysqlUrl", "meta.mode mysql needs user:password@tcp(host:port)/database") }
+                guard let url = meta.mysqlUrl else { throw missing("meta.mysqlUrl", "meta.mode mysql needs user:password@tcp(host:port)/database") }
+                do throws(MySQLDSN.ParseError) {
+                    _ = try MySQLDSN(parsing: url.revealed)
+                } catch {
+                    throw MigrationError.config(file: file, key: "meta.mysqlUrl", message: error.message)
+                }
             case .mock:
                 guard let path = meta.mockFile else { throw missing("meta.mockFile", "meta.mode mock reads the meta.json named here") }
                 try requireFile(path, key: "meta.mockFile")

@@ -9,7 +9,13 @@ public enum MetaLoader {
         case .mock, .local:
             return try MetaJSON.read(path: config.metaJSONFile ?? "")
         case .mysql:
-            throw MigrationError.notBuilt("meta.mode mysql (MySQL meta)")
+            let dsn: MySQLDSN
+            do throws(MySQLDSN.ParseError) {
+                dsn = try MySQLDSN(parsing: config.meta.mysqlUrl?.revealed ?? "")
+            } catch {
+                throw MigrationError.config(file: config.file, key: "meta.mysqlUrl", message: error.message)
+            }
+            return MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
         case .remote:
             throw MigrationError.notBuilt("meta.mode remote (meta.json in a bucket)")
         }
