@@ -48,6 +48,9 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
+    @Flag(name: .long, help: "Accepted for symmetry with the other commands (verify prints no progress).")
+    var quiet = false
+
     @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
     var report: String?
 

@@ -228,3 +228,90 @@ struct LoadTests {
         #expect(!err.contains("wrong-password"))
     }
 }
+
+@Suite(.serialized, .enabled(if: milvusUp, "needs the Milvus started by scripts/test.sh"))
+struct StartAndVerifyTests {
+    typealias Migration = LoadTests.Migration
+
+    @Test func startMigratesAndVerifyPasses() async throws {
+        let m = try Migration(rows: 400, segments: 2)
+        let (status, out, err) = try m.cli("start", ["--report", m.scenario.dir.sub("report.json")])
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("Row counts match the source."))
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: m.scenario.dir.sub("report.json")))) as! [String: Any]
+        let collections = report["collections"] as! [[String: Any]]
+        #expect(collections.count == 2)
+        #expect(collections.allSatisfy { ($0["importTasks"] as! [Any]).count == ($0["segments"] as! Int) && ($0["deletedRowsSkipped"] as! Int) > 0 })
+
+        let (vStatus, vOut, vErr) = try m.cli("verify", ["--full", "--load", "--json"])
+        #expect(vStatus == 0, "\(vErr)")
+        let json = try JSONSerialization.jsonObject(with: Data(vOut.utf8)) as! [String: Any]
+        #expect(json["ok"] as? Bool == true)
+        let compared = (json["collections"] as! [[String: Any]]).reduce(0) { $0 + ($1["rowsCompared"] as! Int) }
+        #expect(compared == m.scenario.expected.values.reduce(0) { $0 + $1.count })
+        // A sample also passes, and a second start has nothing to do.
+        #expect(try m.cli("verify", ["--sample", "50"]).0 == 0)
+        let again = try m.cli("start")
+        #expect(again.0 == 0 && again.1.contains("Nothing to import"))
+        try await m.dropAll()
+    }
+
+    @Test func interruptedStartThenRerun() async throws {
+        let m = try Migration(rows: 3000, segments: 3)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = ["start", "-c", m.scenario.configPath, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let journal = "\(m.scenario.staging)/journal.json"
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("\"importTask\"") { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        // Ctrl-C: the job stops cleanly and says so.
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "start should stop with an error after SIGINT")
+        let (status, out, err) = try m.cli("start")
+        #expect(status == 0, "\(err)")
+        #expect(out.contains("Row counts match the source."))
+        #expect(try m.cli("verify", ["--full", "--load"]).0 == 0)
+        try await m.dropAll()
+    }
+
+    @Test func verifyCatchesAlteredRows() async throws {
+        let m = try Migration(rows: 60, segments: 1, extra: ["loadCollection": "true"])
+        #expect(try m.cli("start").0 == 0)
+        let floats = m.names["floats"]!
+        let victim = m.scenario.expected["floats/_default"]![3]
+        // Another row with the same id and a different vector (an upsert in effect: Milvus returns the newest).
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            try await client.insert(collection: floats, idField: "id", vectorField: "data", ids: [victim.0], floatVectors: [9, 9, 9, 9, 9], dimension: 5)
+        }
+        let (status, out, err) = try m.cli("verify", ["--full"])
+        #expect(status == 1)
+        #expect(out.contains("collection '\(floats)' partition '_default' id \(victim.0): vector differs"), "\(out)")
+        #expect(out.contains("Milvus [9.0, 9.0, 9.0, 9.0, …]"))
+        // Once flushed, the statistics count the extra row too.
+        #expect(out.contains("collection '\(floats)': Milvus has 111 rows, the source has 110 live rows"))
+        #expect(err.contains("mismatch(es) between Milvus and the source"))
+        // A collection that is missing entirely.
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            try await client.dropCollection(m.names["bits"]!)
+        }
+        let missing = try m.cli("verify", ["--col", "bits"])
+        #expect(missing.0 == 1 && missing.1.contains("collection '\(m.names["bits"]!)': does not exist in Milvus"))
+        try await m.dropAll()
+    }
+
+    @Test func verifyNeedsALoadedCollection() async throws {
+        let m = try Migration(rows: 20, segments: 1)
+        #expect(try m.cli("start").0 == 0)
+        let (status, _, err) = try m.cli("verify", ["--col", "bits"])
+        #expect(status == 1)
+        #expect(err.contains("is not loaded") && err.contains("--load"), "\(err)")
+        try await m.dropAll()
+    }
+}

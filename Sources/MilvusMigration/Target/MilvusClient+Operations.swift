@@ -190,12 +190,38 @@ extension MilvusClient {
                                 collection: info("collection"), partition: info("partition"))
     }
 
-    public func flush(_ collections: [String]) async throws {
+    /// Flush, then waits (GetFlushState) until the sealed segments are persisted, so the
+    /// statistics count every row.
+    public func flush(_ collections: [String], timeout: Double = 120) async throws {
         let db = database
-        let r = try await call("Flush", subject: "collections \(collections.joined(separator: ", "))", retry: true, ddl: true) {
+        let subject = "collections \(collections.joined(separator: ", "))"
+        let r = try await call("Flush", subject: subject, retry: true, ddl: true) {
             try await self.service.flush(.with { $0.collectionNames = collections; $0.dbName = db }, metadata: self.metadata, options: self.callOptions(ddl: true))
         }
-        try check(r.status, "Flush", subject: "collections \(collections.joined(separator: ", "))")
+        try check(r.status, "Flush", subject: subject)
+        let deadline = Date().addingTimeInterval(timeout)
+        for collection in collections {
+            let segments = r.collSegIds[collection]?.data ?? []
+            let flushTs = r.collFlushTs[collection] ?? 0
+            var delay = 0.1
+            while true {
+                let state = try await call("GetFlushState", subject: "collection '\(collection)'", retry: true) {
+                    try await self.service.getFlushState(.with {
+                        $0.segmentIds = segments
+                        $0.flushTs = flushTs
+                        $0.dbName = db
+                        $0.collectionName = collection
+                    }, metadata: self.metadata, options: self.callOptions())
+                }
+                try check(state.status, "GetFlushState", subject: "collection '\(collection)'")
+                if state.flushed { break }
+                guard Date() < deadline else {
+                    throw MigrationError.target(subject: "collection '\(collection)'", message: "flush not finished after \(Int(timeout)) s")
+                }
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 1.5, 1)
+            }
+        }
     }
 
     public func rowCount(collection: String) async throws -> Int64 {
