@@ -31,6 +31,10 @@ import Milvus1xFixture
     }
 }
 
+enum LocalStagingSource {
+    static func storage(_ db: Milvus1xDatabase) -> LocalSourceStorage { LocalSourceStorage(root: db.tablesPath) }
+}
+
 @Suite struct DumpTests {
     struct Scenario {
         let dir = TempDir("dump")
@@ -222,6 +226,34 @@ import Milvus1xFixture
         for file in got where file.hasSuffix(".npy") || file.hasSuffix("meta.json") {
             #expect(try readBytes("\(s.staging)/\(file)") == readBytes(reference.sub("staged/migration/\(file)")), "\(file)")
         }
+    }
+
+    /// Segments without deletions go through the kernel copy path; the payload is the source's, unchanged.
+    @Test func segmentsWithoutDeletionsAreCopiedByTheKernel() async throws {
+        let dir = TempDir("kcopy")
+        let db = try Milvus1xDatabase(root: dir.sub("db"))
+        db.addCollection("plain", dimension: 7, metric: 1)
+        let segment = try db.addSegment(table: "plain", rows: 5000, id: { Int64($0) * 11 }, vector: { row, b in
+            for i in 0..<7 { b.storeBytes(of: Float(row * 7 + i).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        })
+        try db.finish()
+        let plan = try await planOf(db)
+        var options = DumpJob.Options()
+        options.quiet = true
+        let staging = LocalStagingArea(root: dir.sub("out/migration"))
+        _ = try await DumpJob(plan: plan, source: LocalStagingSource.storage(db), staging: staging, options: options).run()
+        let folder = "\(dir.sub("out/migration"))/tables/plain/\(segment)"
+        let source = try readBytes(db.segmentFolder(table: "plain", segment: segment) + "/\(segment).rv")
+        let staged = try readBytes("\(folder)/data.npy")
+        let header = try NumPyFile.parse(staged, file: "data.npy")
+        #expect(header.header == NumPyHeader(dtype: .float32, shape: [5000, 7]))
+        #expect(Array(staged[header.dataOffset...]) == Array(source[8...]))
+        let ids = try readBytes("\(folder)/id.npy")
+        let uid = try readBytes(db.segmentFolder(table: "plain", segment: segment) + "/\(segment).uid")
+        #expect(Array(ids[128...]) == Array(uid[8...]))
+        let journal = try await JobJournal.open(staging)
+        let record = try #require(await journal.all.first)
+        #expect(record.files.allSatisfy { $0.checksum.hasPrefix(SegmentConverter.kernelCopyChecksum) })
     }
 
     @Test func segmentTruncatedAfterPlanFailsCleanly() async throws {

@@ -2,6 +2,10 @@
 /// `<vectorField>.npy` (float32 (N, dim) or uint8 (N, dim/8)), dropping deleted rows on the fly.
 /// Memory is two buffers of `bufferBytes`, whatever the segment size.
 public struct SegmentConverter: Sendable {
+    /// Prefix of the journal checksum of a file whose payload the kernel copied: only the header
+    /// went through user space, so the checksum covers the header (the size covers the rest).
+    public static let kernelCopyChecksum = "header:"
+
     public var source: any SourceStorage
     public var staging: any StagingArea
     public var bufferBytes: Int
@@ -40,6 +44,14 @@ public struct SegmentConverter: Sendable {
             headerBuffer.copyBytes(from: headerBytes)
             checksum.update(UnsafeRawBufferPointer(headerBuffer))
             try await staged.write(UnsafeRawBufferPointer(headerBuffer))
+            // No deletions and both sides local: the kernel copies the payload unchanged.
+            if layout.deleted.isEmpty, let fd = file.localDescriptor,
+               try await staged.copyInKernel(from: fd, offset: 8, count: header.payloadBytes) {
+                progress(header.payloadBytes)
+                try await staged.commit()
+                return StagedFileRecord(path: path, bytes: Int64(headerBytes.count) + header.payloadBytes,
+                                        checksum: "\(SegmentConverter.kernelCopyChecksum)\(checksum.hex)")
+            }
             let rowsPerChunk = max(1, bufferBytes / rowBytes)
             let input = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)
             let output = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)

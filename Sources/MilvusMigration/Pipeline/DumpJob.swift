@@ -22,6 +22,10 @@ public struct DumpJob: Sendable {
         public var rows: Int64 = 0
         public var deletedRows: Int64 = 0
         public var bytes: Int64 = 0
+        /// Wall-clock span from the first of its segments starting to the last finishing.
+        public var firstStart: Date?
+        public var lastEnd: Date?
+        public var seconds: Double { firstStart.map { (lastEnd ?? $0).timeIntervalSince($0) } ?? 0 }
     }
 
     public struct Result: Sendable {
@@ -90,9 +94,14 @@ public struct DumpJob: Sendable {
         for c in plan.collections { results[c.source.name] = CollectionResult(collection: c.source.name) }
         let converter = SegmentConverter(source: source, staging: staging, bufferBytes: options.bufferBytes)
         let failures = try await BoundedWindow.run(units, width: options.parallelism) { unit in
-            try await stage(unit, journal: journal, converter: converter, progress: progress)
+            let started = Date()
+            let (record, worked) = try await stage(unit, journal: journal, converter: converter, progress: progress)
+            return (record, worked, started)
         } onResult: { unit, outcome in
-            guard case .success(let (record, worked)) = outcome else { return }
+            guard case .success(let (record, worked, started)) = outcome else { return }
+            let name = unit.collection.name
+            results[name]!.firstStart = min(results[name]!.firstStart ?? started, started)
+            results[name]!.lastEnd = Date()
             progress.finishUnit(rows: record.rows)
             if worked { results[unit.collection.name]!.segments += 1 } else { results[unit.collection.name]!.skippedSegments += 1 }
             results[unit.collection.name]!.rows += record.rows
@@ -155,9 +164,10 @@ public struct DumpJob: Sendable {
 
 extension DumpJob.Result {
     public var summary: String {
-        var table = TextTable(headers: ["collection", "segments", "skipped (done before)", "rows", "deleted rows dropped", "staged bytes"], numeric: [1, 2, 3, 4, 5])
+        var table = TextTable(headers: ["collection", "segments", "skipped (done before)", "rows", "deleted rows dropped", "staged bytes", "time"], numeric: [1, 2, 3, 4, 5, 6])
         for c in collections {
-            table.add([c.collection, String(c.segments), String(c.skippedSegments), Format.count(c.rows), Format.count(c.deletedRows), Format.bytes(c.bytes)])
+            table.add([c.collection, String(c.segments), String(c.skippedSegments), Format.count(c.rows), Format.count(c.deletedRows),
+                       Format.bytes(c.bytes), String(format: "%.1f s", c.seconds)])
         }
         let rows = collections.reduce(Int64(0)) { $0 + $1.rows }
         return table.render() + "\n\nDumped \(Format.count(rows)) rows to \(stagingLocation) in \(String(format: "%.1f", seconds)) s."
@@ -173,7 +183,7 @@ extension DumpJob.Result {
             ("collections", .array(collections.map { c in
                 .object([("collection", .string(c.collection)), ("segments", .integer(c.segments)),
                          ("skippedSegments", .integer(c.skippedSegments)), ("rows", .int(c.rows)),
-                         ("deletedRowsSkipped", .int(c.deletedRows)), ("stagedBytes", .int(c.bytes))])
+                         ("deletedRowsSkipped", .int(c.deletedRows)), ("stagedBytes", .int(c.bytes)), ("seconds", .double(c.seconds))])
             })),
         ])
     }

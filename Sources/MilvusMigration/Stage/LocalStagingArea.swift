@@ -76,6 +76,28 @@ final class LocalStagedFile: StagedFile, @unchecked Sendable {
         try AtomicFile.writeAll(fd, bytes, path: temporary)
     }
 
+    func copyInKernel(from source: Int32, offset: Int64, count: Int64) async throws -> Bool {
+        var inOffset = off_t(offset)
+        var remaining = count
+        while remaining > 0 {
+            try Task.checkCancellation()
+            guard let copyFileRange = KernelCopy.copyFileRange else { return false }
+            let n = copyFileRange(source, &inOffset, fd, nil, Int(min(remaining, 1 << 30)), 0)
+            if n < 0 {
+                if errno == EINTR { continue }
+                // Not supported here (old kernel, cross-device on some kernels): fall back, unless
+                // bytes were already copied.
+                if remaining == count && [ENOSYS, EXDEV, EINVAL, EOPNOTSUPP].contains(errno) { return false }
+                throw MigrationError.io(path: temporary, operation: "copy into", reason: errnoText())
+            }
+            if n == 0 {
+                throw MigrationError.io(path: temporary, operation: "copy into", reason: "the source ended \(remaining) bytes early")
+            }
+            remaining -= Int64(n)
+        }
+        return true
+    }
+
     func commit() async throws {
         guard fsync(fd) == 0 else { throw MigrationError.io(path: temporary, operation: "fsync", reason: errnoText()) }
         close(fd)
@@ -98,4 +120,14 @@ final class LocalStagedFile: StagedFile, @unchecked Sendable {
             unlink(temporary)
         }
     }
+}
+
+/// `copy_file_range(2)`, looked up at run time (glibc ≥ 2.27 exports it; Swift's Glibc module
+/// does not declare it without _GNU_SOURCE). Nil when unavailable: callers copy in user space.
+enum KernelCopy {
+    typealias Function = @convention(c) (Int32, UnsafeMutablePointer<off_t>?, Int32, UnsafeMutablePointer<off_t>?, Int, UInt32) -> Int
+    static let copyFileRange: Function? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "copy_file_range") else { return nil }
+        return unsafeBitCast(symbol, to: Function.self)
+    }()
 }

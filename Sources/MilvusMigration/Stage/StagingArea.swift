@@ -22,6 +22,10 @@ public protocol StagingArea: Sendable {
 /// and visible under its final name, `abort` removes it.
 public protocol StagedFile: AnyObject, Sendable {
     func write(_ bytes: UnsafeRawBufferPointer) async throws
+    /// Copies `count` bytes from a local file descriptor in the kernel (`copy_file_range`),
+    /// without passing them through user space. Returns false when this staging area or the
+    /// kernel cannot, and the caller copies through user space instead.
+    func copyInKernel(from fd: Int32, offset: Int64, count: Int64) async throws -> Bool
     func commit() async throws
     func abort() async
 }
