@@ -8,21 +8,17 @@ struct Dump: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(name: .long, help: "No progress output.")
-    var quiet = false
-
-    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
-    var report: String?
+    @OptionGroup var job: JobOptions
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source, .target])
             let (plan, source) = try await Pipelines.plan(config, options)
             let staging = try StagingFactory.staging(config)
-            let job = DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: quiet))
-            let result = try await Interrupts.cancellingOnSignal { try await job.run() }
+            let dumpJob = DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: job.quiet))
+            let result = try await Interrupts.cancellingOnSignal { try await dumpJob.run() }
             Terminal.print(result.summary)
-            if let report { try Reports.write(result.json, to: report) }
+            try job.writeReport(result.json)
         }
     }
 }

@@ -8,22 +8,18 @@ struct Load: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(name: .long, help: "No progress output.")
-    var quiet = false
-
-    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
-    var report: String?
+    @OptionGroup var job: JobOptions
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.target, .milvus])
             let staging = try StagingFactory.staging(config)
-            let load = Pipelines.loadOptions(config, options, quiet: quiet)
+            let load = Pipelines.loadOptions(config, options, quiet: job.quiet)
             let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
                 try await Interrupts.cancellingOnSignal { try await LoadJob(staging: staging, client: client, options: load).run() }
             }
             Terminal.print(result.summary)
-            if let report { try Reports.write(result.json(plan: nil), to: report) }
+            try job.writeReport(result.json(plan: nil))
         }
     }
 }

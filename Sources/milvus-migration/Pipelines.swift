@@ -1,5 +1,20 @@
+import ArgumentParser
 import Foundation
 import MilvusMigration
+
+/// Options of the commands that run a job.
+struct JobOptions: ParsableArguments {
+    @Flag(name: .long, help: "No progress output.")
+    var quiet = false
+
+    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
+    var report: String?
+
+    /// Writes `value` to `--report` when given.
+    func writeReport(_ value: @autoclosure () -> JSONValue) throws {
+        if let report { try Reports.write(value(), to: report) }
+    }
+}
 
 /// What the commands share: planning from the config and the job options it implies.
 enum Pipelines {

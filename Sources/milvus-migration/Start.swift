@@ -8,11 +8,7 @@ struct Start: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Flag(name: .long, help: "No progress output.")
-    var quiet = false
-
-    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
-    var report: String?
+    @OptionGroup var job: JobOptions
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
@@ -20,12 +16,12 @@ struct Start: AsyncParsableCommand {
             let (plan, source) = try await Pipelines.plan(config, options)
             let staging = try StagingFactory.staging(config)
             let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
-                let job = StartJob(dump: DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: quiet)),
-                                   load: LoadJob(staging: staging, client: client, options: Pipelines.loadOptions(config, options, quiet: quiet)))
-                return try await Interrupts.cancellingOnSignal { try await job.run() }
+                let startJob = StartJob(dump: DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: job.quiet)),
+                                   load: LoadJob(staging: staging, client: client, options: Pipelines.loadOptions(config, options, quiet: job.quiet)))
+                return try await Interrupts.cancellingOnSignal { try await startJob.run() }
             }
             Terminal.print(result.summary)
-            if let report { try Reports.write(result.json(plan: plan), to: report) }
+            try job.writeReport(result.json(plan: plan))
         }
     }
 }
@@ -48,11 +44,7 @@ struct Verify: AsyncParsableCommand {
     @Flag(name: .long, help: "Print the result as JSON.")
     var json = false
 
-    @Flag(name: .long, help: "Accepted for symmetry with the other commands (verify prints no progress).")
-    var quiet = false
-
-    @Option(name: .long, help: "Also write a machine-readable report to this JSON file.")
-    var report: String?
+    @OptionGroup var job: JobOptions
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
@@ -70,7 +62,7 @@ struct Verify: AsyncParsableCommand {
                 try await Verifier(plan: plan, source: source, client: client, options: verify).run()
             }
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
-            if let report { try Reports.write(result.json, to: report) }
+            try job.writeReport(result.json)
             if let first = result.mismatches.first {
                 throw MigrationError.target(subject: "verify", message: "\(result.mismatches.count) mismatch(es) between Milvus and the source; first: \(first)")
             }

@@ -60,9 +60,30 @@ struct LoadTests {
             try run(cliPath, [verb, "-c", scenario.configPath, "--quiet"] + more)
         }
 
-        func dropAll() async {
-            _ = try? await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
-                for name in names.values where try await client.hasCollection(name) { try await client.dropCollection(name) }
+        /// Runs `verb` in the background and sends `signal` once the journal contains `marker`.
+        func signal(_ signal: Int32, verb: String, onceJournalContains marker: String) async throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: cliPath)
+            process.arguments = [verb, "-c", scenario.configPath, "--quiet"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let journal = "\(scenario.staging)/journal.json"
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains(marker) { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            kill(process.processIdentifier, signal)
+            process.waitUntilExit()
+            return process
+        }
+
+        /// Drops this test's collections (each test uses its own names, so leftovers never collide).
+        func dropAll() async throws {
+            let names = Array(self.names.values)
+            try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+                for name in names where try await client.hasCollection(name) { try await client.dropCollection(name) }
             }
         }
     }
@@ -119,21 +140,7 @@ struct LoadTests {
     @Test func killedLoadResumesWithExactCounts() async throws {
         let m = try Migration(rows: 2000, segments: 3, extra: [:])
         #expect(try m.cli("dump").0 == 0)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cliPath)
-        process.arguments = ["load", "-c", m.scenario.configPath, "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let journal = "\(m.scenario.staging)/journal.json"
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            let text = (try? String(contentsOfFile: journal, encoding: .utf8)) ?? ""
-            if text.contains("\"imported\"") { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        let process = try await m.signal(SIGKILL, verb: "load", onceJournalContains: "\"imported\"")
         #expect(process.terminationReason == .uncaughtSignal, "load finished before the kill; the test proves nothing")
         let (status, out, err) = try m.cli("load")
         #expect(status == 0, "\(err)")
@@ -258,21 +265,8 @@ struct StartAndVerifyTests {
 
     @Test func interruptedStartThenRerun() async throws {
         let m = try Migration(rows: 3000, segments: 3)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cliPath)
-        process.arguments = ["start", "-c", m.scenario.configPath, "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let journal = "\(m.scenario.staging)/journal.json"
-        let deadline = Date().addingTimeInterval(60)
-        while Date() < deadline {
-            if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("\"importTask\"") { break }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        // Ctrl-C: the job stops cleanly and says so.
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        // Ctrl-C once an import task is recorded: the job stops cleanly and says so.
+        let process = try await m.signal(SIGINT, verb: "start", onceJournalContains: "\"importTask\"")
         #expect(process.terminationStatus == 1, "start should stop with an error after SIGINT")
         let (status, out, err) = try m.cli("start")
         #expect(status == 0, "\(err)")
