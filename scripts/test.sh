@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[test] %s\n' "$*" >&2; }
 SERVICES="${MM_TEST_SERVICES-moto,mariadb,milvus}"
+# A run folder of its own (pid files, data, logs), so a concurrent run elsewhere cannot collide.
+export MM_RUN_DIR="${MM_RUN_DIR:-$(mktemp -d /tmp/mm-test-services.XXXXXX)}"
 # Milvus runs with authentication on, so the credential tests run against the real check.
 export MILVUS_AUTH="${MILVUS_AUTH-1}"
 
@@ -40,7 +42,7 @@ swift build --build-tests
 # The README's quickstart, so it cannot rot: a real migration of the sample into its own Milvus.
 if [ "${MM_SKIP_QUICKSTART:-0}" != 1 ]; then
     log "running the quickstart"
-    QUICKSTART_SKIP_BUILD=1 MM_RUN_DIR=/tmp/mm-quickstart-test scripts/quickstart.sh "$(mktemp -d /tmp/mm-quickstart-test.XXXXXX)" > /tmp/mm-quickstart-test.log 2>&1 \
+    QUICKSTART_SKIP_BUILD=1 MM_RUN_DIR="$MM_RUN_DIR-quickstart" scripts/quickstart.sh "$(mktemp -d /tmp/mm-quickstart-test.XXXXXX)" > /tmp/mm-quickstart-test.log 2>&1 \
         || { tail -40 /tmp/mm-quickstart-test.log >&2; log "quickstart FAILED"; exit 1; }
     log "quickstart passed: $(grep -c 'Milvus matches the source.' /tmp/mm-quickstart-test.log) verification ok"
 fi
