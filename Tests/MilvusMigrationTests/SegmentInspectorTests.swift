@@ -149,6 +149,13 @@ import Milvus1xFixture
         #expect(throws: MigrationError.self) { try plan.requireExecutable() }
     }
 
+    @Test func liveRowToPhysicalRow() {
+        let deleted: [Int32] = [0, 2, 7, 8, 9]
+        let live = (0..<12).filter { !deleted.contains(Int32($0)) }.map(Int64.init)
+        #expect((0..<Int64(live.count)).map { Verifier.physicalRow(live: $0, deleted: deleted) } == live)
+        #expect(Verifier.physicalRow(live: 5, deleted: []) == 5)
+    }
+
     @Test func deletedOffsetsSet() {
         let d = DeletedOffsets(raw: [5, 1, 5, 3, 99, -1, 1], rows: 10)
         #expect(d.offsets == [1, 3, 5] && d.duplicates == 2 && d.outOfRange == [99, -1] && d.rawCount == 7)

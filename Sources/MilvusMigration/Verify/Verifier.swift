@@ -135,8 +135,7 @@ public struct Verifier: Sendable {
                 }
             }
         }
-        for (partition, segment, rows) in try await sourceRows(c) {
-            _ = segment
+        try await forEachSourceChunk(c, chunkRows: batchRows) { partition, rows in
             pending[partition, default: []] += rows
             if pending[partition]!.count >= batchRows {
                 try await compare(partition, pending[partition]!)
@@ -147,51 +146,71 @@ public struct Verifier: Sendable {
         return report
     }
 
-    /// The source rows to compare: every live row with `full`, otherwise a random sample
-    /// (deterministic per seed), as (partition, segment, [(id, vector bytes)]) chunks.
-    func sourceRows(_ c: MigrationPlan.CollectionPlan) async throws -> [(String, String, [(Int64, [UInt8])])] {
-        var chunks: [(String, String, [(Int64, [UInt8])])] = []
+    /// Streams the source rows to compare, a chunk at a time (memory stays at one chunk): every
+    /// live row with `full`, otherwise a random sample (deterministic per seed and collection).
+    func forEachSourceChunk(_ c: MigrationPlan.CollectionPlan, chunkRows: Int,
+                            _ body: (String, [(Int64, [UInt8])]) async throws -> Void) async throws {
         let layouts = c.partitions.flatMap { p in p.segments.map { (p.source.name, $0) } }
         let total = layouts.reduce(Int64(0)) { $0 + $1.1.liveRows }
-        guard total > 0 else { return [] }
-        let wanted = options.full ? total : min(total, Int64(options.sample))
-        var picks: [Int64]
-        if wanted == total {
-            picks = Array(0..<total)
-        } else {
+        guard total > 0 else { return }
+        let everything = options.full || total <= Int64(options.sample)
+        var picks: [Int64] = []
+        if !everything {
             var rng = SplitMix(state: options.seed ^ c.source.name.utf8.reduce(UInt64(0xcbf2_9ce4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
             var set = Set<Int64>()
-            while set.count < Int(wanted) { set.insert(Int64(rng.next() % UInt64(total))) }
+            while set.count < options.sample { set.insert(Int64(rng.next() % UInt64(total))) }
             picks = set.sorted()
         }
         var base: Int64 = 0
         var pickIndex = 0
         for (partition, layout) in layouts {
             let end = base + layout.liveRows
-            var liveIndexes: [Int64] = []
-            while pickIndex < picks.count && picks[pickIndex] < end {
-                liveIndexes.append(picks[pickIndex] - base)
-                pickIndex += 1
-            }
-            base = end
-            guard !liveIndexes.isEmpty else { continue }
+            defer { base = end }
             let ids = try await source.open(layout.idsFile)
             let vectors = try await source.open(layout.vectorsFile)
-            var rows: [(Int64, [UInt8])] = []
-            for live in liveIndexes {
+            func row(_ live: Int64) async throws -> (Int64, [UInt8]) {
                 let physical = Verifier.physicalRow(live: live, deleted: layout.deleted.offsets)
                 let idBytes = try await ids.read(at: 8 + physical * 8, count: 8)
                 let id = idBytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
-                let vector = try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow)
-                rows.append((id, vector))
-                if rows.count >= 4096 {
-                    chunks.append((partition, layout.segment.id, rows))
-                    rows = []
+                return (id, try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow))
+            }
+            var rows: [(Int64, [UInt8])] = []
+            if everything {
+                var physical: Int64 = 0
+                var nextDeleted = 0
+                let deleted = layout.deleted.offsets
+                // Sequential reads in chunks of physical rows, deleted rows skipped.
+                while physical < layout.totalRows {
+                    let n = Int(min(Int64(chunkRows), layout.totalRows - physical))
+                    let idChunk = try await ids.read(at: 8 + physical * 8, count: n * 8)
+                    let vectorChunk = try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: n * layout.bytesPerRow)
+                    for i in 0..<n {
+                        let p = physical + Int64(i)
+                        if nextDeleted < deleted.count && Int64(deleted[nextDeleted]) == p {
+                            nextDeleted += 1
+                            continue
+                        }
+                        let id = idChunk.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+                        rows.append((id, Array(vectorChunk[(i * layout.bytesPerRow)..<((i + 1) * layout.bytesPerRow)])))
+                    }
+                    physical += Int64(n)
+                    if rows.count >= chunkRows {
+                        try await body(partition, rows)
+                        rows.removeAll(keepingCapacity: true)
+                    }
+                }
+            } else {
+                while pickIndex < picks.count && picks[pickIndex] < end {
+                    rows.append(try await row(picks[pickIndex] - base))
+                    pickIndex += 1
+                    if rows.count >= chunkRows {
+                        try await body(partition, rows)
+                        rows.removeAll(keepingCapacity: true)
+                    }
                 }
             }
-            if !rows.isEmpty { chunks.append((partition, layout.segment.id, rows)) }
+            if !rows.isEmpty { try await body(partition, rows) }
         }
-        return chunks
     }
 
     /// The physical row of the k-th live row, skipping the sorted deleted offsets.
