@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The migration library: source (1.x meta + segments) -> plan -> convert (NumPy)
@@ -27,6 +30,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The Milvus 2.x gRPC contract: Swift generated from proto/ by scripts/gen-proto.sh (committed).
@@ -58,7 +65,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MilvusMigrationTests",
-            dependencies: ["MilvusMigration", "Milvus1xFixture"]
+            dependencies: [
+                "MilvusMigration",
+                "Milvus1xFixture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Wire-level checks of the generated contract: field numbers, paths, a loopback HTTP/2 call.
         .testTarget(

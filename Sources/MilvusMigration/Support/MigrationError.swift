@@ -20,6 +20,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case notBuilt(String)
     /// Anything about the target Milvus 2.x server or an import job.
     case target(subject: String, message: String)
+    /// An object-storage request failed: `location` is `s3://bucket/key`.
+    case storage(location: String, operation: String, message: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(what) is not built yet in this version of milvus-migration"
         case .target(let subject, let message):
             return "\(subject): \(message)"
+        case .storage(let location, let operation, let message):
+            return "\(operation) \(location): \(message)"
         }
     }
 }
