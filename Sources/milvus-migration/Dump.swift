@@ -16,6 +16,7 @@ struct Dump: AsyncParsableCommand {
             let config = try options.loadConfig([.meta, .source, .target])
             let meta = try await MetaLoader.load(config).selecting(options.collections)
             let source = try MetaLoader.sourceStorage(config)
+            try await source.prepare()
             let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                      renames: config.target.milvus2x.collections).plan(meta)
             for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }

@@ -78,6 +78,7 @@ public struct DumpJob: Sendable {
 
     public func run() async throws -> Result {
         try plan.requireExecutable()
+        try await staging.prepare()
         let removed = try await staging.removeLeftovers()
         if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
         let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
