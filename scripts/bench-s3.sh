@@ -64,30 +64,38 @@ target:
 YAML
 cat "$WORK"/db/tables/*/*/* > /dev/null   # same (warm) page cache for both runs
 
-measure() { # name, command...
+measure() { # name, command...  -> "name seconds peakRSS_kB cpu_seconds"
   local name=$1; shift
   local start end
   start=$(date +%s.%N)
   /usr/bin/time -v "$@" 2> "$WORK/$name.time" >/dev/null || { cat "$WORK/$name.time" >&2; exit 1; }
   end=$(date +%s.%N)
-  local secs rss
+  local secs rss cpu
   secs=$(echo "$end - $start" | bc -l)
   rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$name.time")
-  echo "$name $secs $rss"
+  cpu=$(awk -F: '/User time|System time/ {gsub(/ /,"",$2); s += $2} END {print s}' "$WORK/$name.time")
+  echo "$name $secs $rss $cpu"
 }
 moto_rss() { awk '/VmRSS/ {print $2}' "/proc/$(cut -d' ' -f1 "${MM_RUN_DIR:-/tmp/mm-services}/moto.pid")/status" 2>/dev/null || echo 0; }
-
-read -r _ aws_s aws_rss < <(measure awscli "${AWS[@]}" s3 cp --recursive --only-show-errors "$WORK/db/tables" "s3://$BUCKET/bench-awscli/")
-aws_objects=$("${AWS[@]}" s3 ls --recursive "s3://$BUCKET/bench-awscli/" | wc -l)
-"${AWS[@]}" s3 rm --recursive --only-show-errors "s3://$BUCKET/bench-awscli/"   # moto keeps everything in memory
-read -r _ dump_s dump_rss < <(measure dump "$BIN" dump -c "$WORK/migration.yaml" --quiet)
-dump_objects=$("${AWS[@]}" s3 ls --recursive "s3://$BUCKET/bench-dump/" | wc -l)
-"${AWS[@]}" s3 rm --recursive --only-show-errors "s3://$BUCKET/bench-dump/"
-
 mb=$(echo "$BYTES / 1000000" | bc -l)
-printf 'data: %.0f MB in %d segments (%s objects by aws s3 cp, %s by dump incl. meta.json and journal.json)\n' "$mb" $((COLLECTIONS * SEGMENTS)) "$aws_objects" "$dump_objects"
-printf 'aws s3 cp --recursive : %6.2f s  %7.1f MB/s  peak RSS %6.1f MB\n' "$aws_s" "$(echo "$mb / $aws_s" | bc -l)" "$(echo "$aws_rss / 1024" | bc -l)"
-printf 'dump (target remote)  : %6.2f s  %7.1f MB/s  peak RSS %6.1f MB\n' "$dump_s" "$(echo "$mb / $dump_s" | bc -l)" "$(echo "$dump_rss / 1024" | bc -l)"
-printf 'ratio dump/aws throughput: %.2f (target >= 1.0); dump RSS target < 150 MB; moto RSS now %.0f MB\n' \
-    "$(echo "$aws_s / $dump_s" | bc -l)" "$(echo "$(moto_rss) / 1024" | bc -l)"
+report() { # label seconds rss cpu
+  printf '%-22s: %6.2f s  %7.1f MB/s  peak RSS %6.1f MB  CPU %5.2f s\n' "$1" "$2" "$(echo "$mb / $2" | bc -l)" "$(echo "$3 / 1024" | bc -l)" "$4"
+}
+
+printf 'data: %.0f MB in %d segments\n' "$mb" $((COLLECTIONS * SEGMENTS))
+# Alternate the two tools (ROUNDS times) so both see the same machine state; moto keeps everything
+# in memory, so each upload is removed before the next.
+for round in $(seq 1 "${ROUNDS:-2}"); do
+  read -r _ aws_s aws_rss aws_cpu < <(measure awscli "${AWS[@]}" s3 cp --recursive --only-show-errors "$WORK/db/tables" "s3://$BUCKET/bench-awscli/")
+  aws_objects=$("${AWS[@]}" s3 ls --recursive "s3://$BUCKET/bench-awscli/" | wc -l)
+  "${AWS[@]}" s3 rm --recursive --only-show-errors "s3://$BUCKET/bench-awscli/"
+  read -r _ dump_s dump_rss dump_cpu < <(measure dump "$BIN" dump -c "$WORK/migration.yaml" --quiet)
+  dump_objects=$("${AWS[@]}" s3 ls --recursive "s3://$BUCKET/bench-dump/" | wc -l)
+  "${AWS[@]}" s3 rm --recursive --only-show-errors "s3://$BUCKET/bench-dump/"
+  echo "round $round ($aws_objects objects by aws s3 cp, $dump_objects by dump incl. meta.json and journal.json):"
+  report "  aws s3 cp --recursive" "$aws_s" "$aws_rss" "$aws_cpu"
+  report "  dump (target remote)" "$dump_s" "$dump_rss" "$dump_cpu"
+  printf '  ratio dump/aws throughput: %.2f (target >= 1.0); dump RSS target < 150 MB\n' "$(echo "$aws_s / $dump_s" | bc -l)"
+done
+printf 'moto RSS at the end: %.0f MB (moto_server is single-process Python: it bounds both tools)\n' "$(echo "$(moto_rss) / 1024" | bc -l)"
 [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"

@@ -376,4 +376,60 @@ struct S3FaultTests {
         #expect(staged.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference { #expect(staged[path] == bytes, "\(path)") }
     }
+
+    /// The endpoint goes away mid-upload while the bucket keeps its state (the proxy in front of
+    /// moto is killed): the rerun redoes only the segments the journal does not list as staged,
+    /// aborts the unfinished uploads, and ends with exactly the local dump.
+    @Test func endpointLostMidUploadThenRerunResumes() async throws {
+        let dir = TempDir("outage")
+        let fx = try RemoteDumpFixture(rows: 40_000, segments: 6, collections: 2, dim: 128)
+        let reference = try fx.localDump()
+        let direct = try await Moto.freshBucket()
+        let bucket = direct.settings.bucket
+        let motoPort = Int(URL(string: Moto.endpoint)!.port!)
+        var proxy = try LocalServer.proxy(to: motoPort, dir: dir)
+        let port = proxy.port
+        defer { proxy.stop() }
+        let config = try fx.config("remote", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "o", endpoint: proxy.endpoint,
+                                                                            extra: "maxRetries: 1\nuploadConcurrency: 1"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = ["dump", "-c", config, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && process.isRunning {
+            let done = (try? await direct.listObjects(prefix: "o/migration/tables/").objects.filter { $0.key.hasSuffix("data.npy") }.count) ?? 0
+            if done >= 2 { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(process.isRunning, "the dump ended before the endpoint could be cut; the test proves nothing")
+        proxy.stop(grace: 0)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+
+        // What the journal says is staged must not be sent again.
+        let journalBytes = try #require(try await direct.getObject("o/migration/journal.json"))
+        let journal = try #require(try JSONSerialization.jsonObject(with: Data(journalBytes)) as? [String: Any])
+        let segments = try #require(journal["segments"] as? [[String: Any]])
+        let staged = Set(segments.filter { $0["phase"] as? String == "staged" }
+            .flatMap { ($0["files"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String } })
+        #expect(!staged.isEmpty && staged.count < 24, "\(staged.count) files staged before the cut")
+
+        proxy = try LocalServer.proxy(to: motoPort, dir: dir, port: port)
+        try? FileManager.default.removeItem(atPath: dir.sub("requests.log"))
+        let (status, out, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        #expect(status == 0, "\(err)")
+        let requests = try String(contentsOfFile: dir.sub("requests.log"), encoding: .utf8).split(separator: "\n")
+        let sent = Set(requests.filter { $0.hasPrefix("PUT ") && $0.contains(".npy") }
+            .map { String($0.dropFirst("PUT /\(bucket)/o/migration/".count).prefix { $0 != "?" }) })
+        #expect(sent.isDisjoint(with: staged), "\(sent.intersection(staged))")
+        #expect(sent.count == 24 - staged.count, "\(sent.count) sent, \(staged.count) kept")
+        #expect(out.contains("skipped"))
+        #expect(try await direct.listMultipartUploads(prefix: "o/").isEmpty)
+        let contents = try await bucketContents(direct, prefix: "o/migration/")
+        #expect(contents.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
+        for (path, bytes) in reference { #expect(contents[path] == bytes, "\(path)") }
+    }
 }

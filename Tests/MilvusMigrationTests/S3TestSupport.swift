@@ -124,10 +124,11 @@ final class LocalServer: @unchecked Sendable {
 
     /// The fault proxy in front of `target`: logs each request as "METHOD PATH" to `requestLog`;
     /// `mode` slowdown|drop|stall applies to the first `count` requests.
-    static func proxy(to target: Int, dir: TempDir, mode: String = "pass", count: Int = 0, stallSeconds: Double = 0) throws -> LocalServer {
+    static func proxy(to target: Int, dir: TempDir, mode: String = "pass", count: Int = 0, stallSeconds: Double = 0,
+                      port: Int? = nil) throws -> LocalServer {
         let script = dir.sub("faultproxy.py")
         try faultProxyScript.write(toFile: script, atomically: true, encoding: .utf8)
-        return try start(Moto.python, log: dir.sub("proxy.log")) {
+        return try start(Moto.python, log: dir.sub("proxy.log"), port: port) {
             [script, String($0), String(target), mode, String(count), String(stallSeconds), dir.sub("requests.log")]
         }
     }
