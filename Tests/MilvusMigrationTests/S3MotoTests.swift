@@ -307,7 +307,7 @@ struct S3FaultTests {
         let stall = try LocalServer.proxy(to: motoPort, dir: dir, mode: "stall", count: 1, stallSeconds: 5)
         let c3 = try Moto.client(bucket: bucket, endpoint: stall.endpoint) { $0.requestTimeout = 1 }
         let start = Date()
-        #expect(try await c3.getObject("a") == [1, 2, 3])
+        #expect(try await c3.getObject("a", range: 0..<3) == [1, 2, 3])
         #expect(Date().timeIntervalSince(start) < 4.5)
         stall.stop()
 

@@ -117,7 +117,7 @@ public struct S3Client: Sendable {
     @discardableResult
     func send(_ operation: String, method: HTTPMethod, key: String?, query: [(String, String)] = [],
               headers: [(String, String)] = [], body: Body = .none, accept: Set<Int> = [200],
-              limit: Int = 64 << 20,
+              limit: Int = 64 << 20, expectedBytes: Int64 = 0,
               sink: ((HTTPClientResponse.Body) async throws -> Void)? = nil) async throws -> Response {
         var payloadHash: String?
         switch body {
@@ -128,7 +128,8 @@ public struct S3Client: Sendable {
         }
         let attempts: Int
         if case .stream = body { attempts = 1 } else { attempts = max(1, settings.maxAttempts) }
-        let timeout = settings.requestTimeout + Double(body.length) / Double(1 << 20)
+        // Time for the request itself plus one second per MiB sent or expected back.
+        let timeout = settings.requestTimeout + Double(body.length + expectedBytes) / Double(1 << 20)
         var attempt = 0
         while true {
             attempt += 1
@@ -315,7 +316,8 @@ public struct S3Client: Sendable {
             guard !range.isEmpty else { return [] }
             headers.append(("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
         }
-        let response = try await send("GetObject", method: .GET, key: key, headers: headers, accept: [200, 206, 404, 416], limit: limit)
+        let response = try await send("GetObject", method: .GET, key: key, headers: headers, accept: [200, 206, 404, 416], limit: limit,
+                                      expectedBytes: range.map { $0.upperBound - $0.lowerBound } ?? Int64(min(limit, 64 << 20)))
         switch response.status {
         case 404: return nil
         case 416: return []
@@ -330,7 +332,7 @@ public struct S3Client: Sendable {
         let box = FillTarget(buffer, location: display(key))
         let response = try await send("GetObject", method: .GET, key: key,
                                       headers: [("range", "bytes=\(offset)-\(offset + Int64(buffer.count) - 1)")],
-                                      accept: [206, 200, 416]) { body in
+                                      accept: [206, 200, 416], expectedBytes: Int64(buffer.count)) { body in
             box.filled = 0
             for try await chunk in body {
                 try box.append(chunk)

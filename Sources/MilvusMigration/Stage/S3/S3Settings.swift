@@ -29,8 +29,8 @@ public struct S3Settings: Sendable {
     /// First backoff step; doubled per attempt, capped, with full jitter.
     public var backoffBase: Double = 0.2
     public var backoffCap: Double = 8
-    /// A request with no body fails after this many seconds; uploads and downloads also get
-    /// one second per MiB on top.
+    /// A request with no body fails after this many seconds; uploads and downloads get one
+    /// second per MiB (sent, or expected back) on top. Timed-out requests are retried.
     public var requestTimeout: Double = 30
     /// Sign the SHA-256 of each body (true) or send UNSIGNED-PAYLOAD (false). Default: sign over
     /// plain HTTP, where nothing else protects the bytes; TLS protects them otherwise.
