@@ -432,4 +432,70 @@ struct S3FaultTests {
         #expect(contents.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference { #expect(contents[path] == bytes, "\(path)") }
     }
+
+    /// useIAM with web identity: the token is exchanged at (moto's) STS, the temporary keys and
+    /// session token sign the S3 requests.
+    @Test func webIdentityCredentialsFromSTS() async throws {
+        let dir = TempDir("irsa")
+        try "eyJ-a-token".write(toFile: dir.sub("token"), atomically: true, encoding: .utf8)
+        var r = MigrationConfig.RemoteStorage()
+        r.cloud = .minio
+        r.endpoint = Moto.endpoint
+        r.bucket = "irsa-\(UUID().uuidString.prefix(8).lowercased())"
+        r.useIAM = true
+        let settings = try S3Settings.resolve(r, file: "m.yaml", base: "target.remote", environment: [
+            "HOME": dir.path, "AWS_WEB_IDENTITY_TOKEN_FILE": dir.sub("token"), "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/milvus",
+            "AWS_ROLE_SESSION_NAME": "mm-test", "AWS_ENDPOINT_URL_STS": Moto.endpoint])
+        let refresher = try #require(settings.refresher)
+        let client = S3Client(settings: settings)
+        try await client.createBucket()
+        try await client.putObject("a", [1, 2])
+        #expect(try await client.getObject("a") == [1, 2])
+        let credentials = try await refresher.current()
+        #expect(!credentials.accessKey.isEmpty && credentials.sessionToken != nil)
+        #expect(await refresher.fetches == 1, "cached until shortly before expiry")
+    }
+
+    /// useIAM with container credentials (ECS/EKS): a loopback endpoint that checks the
+    /// authorization token; credentials expiring within 5 minutes are fetched again.
+    @Test func containerCredentialsAreFetchedAndRefreshed() async throws {
+        let dir = TempDir("ecs")
+        let server = """
+        import http.server, json, sys, datetime
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a): pass
+            def do_GET(self):
+                if self.headers.get("Authorization") != "pod-token" or self.path != "/creds":
+                    self.send_response(403); self.send_header("Content-Length", "0"); self.end_headers(); return
+                exp = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+                data = json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "s", "Token": "t", "Expiration": exp}).encode()
+                self.send_response(200); self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """
+        try server.write(toFile: dir.sub("ecs.py"), atomically: true, encoding: .utf8)
+        let endpoint = try LocalServer.start(Moto.python, log: dir.sub("ecs.log")) { [dir.sub("ecs.py"), String($0)] }
+        defer { endpoint.stop() }
+        try "pod-token\n".write(toFile: dir.sub("token"), atomically: true, encoding: .utf8)
+        var r = MigrationConfig.RemoteStorage()
+        r.cloud = .minio
+        r.endpoint = Moto.endpoint
+        r.bucket = "ecs-\(UUID().uuidString.prefix(8).lowercased())"
+        r.useIAM = true
+        let settings = try S3Settings.resolve(r, file: "m.yaml", base: "target.remote", environment: [
+            "HOME": dir.path, "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(endpoint.endpoint)/creds",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": dir.sub("token")])
+        let refresher = try #require(settings.refresher)
+        let client = S3Client(settings: settings)
+        try await client.createBucket()
+        try await client.putObject("a", [3])
+        #expect(try await refresher.current().accessKey == "ASIACONTAINER")
+        #expect(await refresher.fetches == 3, "expiring in 2 minutes: fetched again for each use")
+
+        // A wrong token is a clear error naming the endpoint.
+        let bad = try S3Settings.resolve(r, file: "m.yaml", base: "target.remote", environment: [
+            "HOME": dir.path, "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(endpoint.endpoint)/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN": "wrong"])
+        await #expect {
+            try await S3Client(settings: bad).putObject("b", [1])
+        } throws: { "\($0)".contains("GetContainerCredentials") && "\($0)".contains("HTTP 403") }
+    }
 }

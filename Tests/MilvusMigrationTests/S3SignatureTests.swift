@@ -144,8 +144,16 @@ import Testing
         let shared = try settings(r, env: ["AWS_SHARED_CREDENTIALS_FILE": dir.sub("credentials"), "AWS_PROFILE": "other"]).credentials
         #expect(shared.accessKey == "A2" && shared.secretKey.revealed == "S2" && shared.sessionToken?.revealed == "T2")
         #expect {
+            try settings(r, env: ["HOME": dir.path])
+        } throws: { "\($0)".contains("target.remote.useIAM") && "\($0)".contains("no credentials found") && "\($0)".contains("instance metadata is not queried") }
+        #expect {
             try settings(r, env: ["HOME": dir.path, "AWS_WEB_IDENTITY_TOKEN_FILE": "/x"])
-        } throws: { "\($0)".contains("target.remote.useIAM") && "\($0)".contains("web-identity") }
+        } throws: { "\($0)".contains("AWS_ROLE_ARN") }
+        // Web identity and container credentials come with a refresher (fetched on first use).
+        let web = try settings(r, env: ["HOME": dir.path, "AWS_WEB_IDENTITY_TOKEN_FILE": "/x", "AWS_ROLE_ARN": "arn:aws:iam::1:role/r"])
+        #expect(web.refresher?.origin == "web identity (role arn:aws:iam::1:role/r)")
+        let ecs = try settings(r, env: ["HOME": dir.path, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "/v2/credentials/x"])
+        #expect(ecs.refresher?.origin == "container credentials (http://169.254.170.2/v2/credentials/x)")
     }
 
     func client(region: String = "us-east-1") throws -> S3Client {

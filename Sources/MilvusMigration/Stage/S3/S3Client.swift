@@ -79,7 +79,7 @@ public struct S3Client: Sendable {
 
     /// Builds and signs one request (fresh date per attempt).
     func prepare(method: HTTPMethod, key: String?, query: [(String, String)], headers extra: [(String, String)],
-                 body: Body, payloadHash: String?) -> HTTPClientRequest {
+                 body: Body, payloadHash: String?, credentials: S3Credentials) -> HTTPClientRequest {
         let (host, path) = settings.location(of: key)
         let queryText = query
             .map { S3Client.flags.contains($0.0) && $0.1.isEmpty ? $0.0 : "\(SigV4.uriEncode($0.0, keepSlash: false))=\(SigV4.uriEncode($0.1, keepSlash: false))" }
@@ -87,7 +87,6 @@ public struct S3Client: Sendable {
         var request = HTTPClientRequest(url: "\(settings.scheme)://\(host)\(path)\(queryText.isEmpty ? "" : "?\(queryText)")")
         request.method = method
         var signedHeaders: [(String, String)] = [("host", host)] + extra
-        let credentials = settings.credentials
         if !credentials.isAnonymous {
             let timestamp = SigV4.timestamp(Date())
             let hash = payloadHash ?? SigV4.emptyPayloadHash
@@ -134,7 +133,9 @@ public struct S3Client: Sendable {
         while true {
             attempt += 1
             try Task.checkCancellation()
-            let request = prepare(method: method, key: key, query: query, headers: headers, body: body, payloadHash: payloadHash)
+            let credentials = try await currentCredentials()
+            let request = prepare(method: method, key: key, query: query, headers: headers, body: body, payloadHash: payloadHash,
+                                  credentials: credentials)
             var retryReason: String
             do {
                 let response = try await s3HTTPClient.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
@@ -152,7 +153,7 @@ public struct S3Client: Sendable {
                             try await backoff(operation, key: key, attempt: attempt, reason: retryReason)
                             continue
                         }
-                        throw failure(operation, key: key, status: status, headers: response.headers, body: bytes)
+                        throw failure(operation, key: key, status: status, headers: response.headers, body: bytes, credentials: credentials)
                     }
                     return Response(status: status, headers: response.headers, body: bytes)
                 }
@@ -160,7 +161,7 @@ public struct S3Client: Sendable {
                 let error = S3ErrorBody(bytes)
                 let retryable = [500, 502, 503, 504, 429].contains(status) || (error?.isRetryable ?? false)
                 guard retryable && attempt < attempts else {
-                    throw failure(operation, key: key, status: status, headers: response.headers, body: bytes)
+                    throw failure(operation, key: key, status: status, headers: response.headers, body: bytes, credentials: credentials)
                 }
                 retryReason = "HTTP \(status)\(error?.code.map { " \($0)" } ?? "")"
             } catch let error as MigrationError {
@@ -176,6 +177,12 @@ public struct S3Client: Sendable {
             }
             try await backoff(operation, key: key, attempt: attempt, reason: retryReason)
         }
+    }
+
+    /// The keys to sign with: fixed ones, or the refresher's current temporary ones.
+    func currentCredentials() async throws -> S3Credentials {
+        guard let refresher = settings.refresher else { return settings.credentials }
+        return try await refresher.current()
     }
 
     func backoff(_ operation: String, key: String?, attempt: Int, reason: String) async throws {
@@ -199,7 +206,9 @@ public struct S3Client: Sendable {
     }
 
     /// Turns an error answer into a message that says what to fix.
-    func failure(_ operation: String, key: String?, status: Int, headers: HTTPHeaders, body: [UInt8]) -> MigrationError {
+    func failure(_ operation: String, key: String?, status: Int, headers: HTTPHeaders, body: [UInt8],
+                 credentials used: S3Credentials? = nil) -> MigrationError {
+        let credentials = used ?? settings.credentials
         let error = S3ErrorBody(body)
         let code = error?.code
         let base = settings.configKey
@@ -212,12 +221,12 @@ public struct S3Client: Sendable {
         case (404, nil) where key == nil:
             message = missingBucket
         case (_, "SignatureDoesNotMatch"):
-            message = "the server rejected the request signature: the secret key (\(base).sk) does not match the access key '\(settings.credentials.accessKey)'"
-                + (settings.credentials.origin.hasPrefix(base) ? "" : " from \(settings.credentials.origin)")
+            message = "the server rejected the request signature: the secret key (\(base).sk) does not match the access key '\(credentials.accessKey)'"
+                + (credentials.origin.hasPrefix(base) ? "" : " from \(credentials.origin)")
         case (_, "InvalidAccessKeyId"):
-            message = "the access key '\(settings.credentials.accessKey)' is not known to the server (check \(base).ak)"
+            message = "the access key '\(credentials.accessKey)' is not known to the server (check \(base).ak)"
         case (_, "InvalidToken"), (_, "ExpiredToken"):
-            message = "the session token of \(settings.credentials.origin) is invalid or expired"
+            message = "the session token of \(credentials.origin) is invalid or expired"
         case (_, "AuthorizationHeaderMalformed"), (301, _), (_, "PermanentRedirect"), (_, "IllegalLocationConstraintException"):
             if let region, region != settings.region {
                 message = "wrong region: the bucket is in '\(region)', not '\(settings.region)' (set \(base).region: \(region))"
@@ -227,9 +236,9 @@ public struct S3Client: Sendable {
                 message = "the request was refused as sent to the wrong region or endpoint (check \(base).region, now '\(settings.region)')"
             }
         case (_, "AccessDenied"), (403, nil):
-            message = settings.credentials.isAnonymous
+            message = credentials.isAnonymous
                 ? "access denied to anonymous requests (set \(base).ak and \(base).sk)"
-                : "access denied for \(settings.credentials) (wrong keys, or no permission for this bucket)"
+                : "access denied for \(credentials) (wrong keys, or no permission for this bucket)"
         case (_, "NoSuchKey"), (404, _):
             message = "no such object"
         case (_, "NoSuchUpload"):

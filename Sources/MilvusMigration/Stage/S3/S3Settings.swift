@@ -20,6 +20,9 @@ public struct S3Settings: Sendable {
     public var configKey = "remote"
     public var addressing: Addressing
     public var credentials: S3Credentials
+    /// Temporary credentials fetched and refreshed (web identity, container); when set, used
+    /// instead of `credentials`.
+    public var refresher: S3CredentialRefresher?
     /// Multipart part size in bytes (≥ 5 MiB). Files below it go up in one PUT.
     public var partSize = 8 << 20
     /// Parts of one file uploading at once.
@@ -131,9 +134,19 @@ public struct S3Settings: Sendable {
         case .azure, .az:
             throw MigrationError.config(file: file, key: "\(base).cloud", message: "azure (Blob storage) is not supported yet; use an S3-compatible store (aws, minio, gcp, ali, tc)")
         }
-        let credentials = try S3Credentials.resolve(r, file: file, base: base, environment: environment)
+        var credentials = S3Credentials.anonymous
+        var refresher: S3CredentialRefresher?
+        if let found = try S3Credentials.resolve(r, file: file, base: base, environment: environment) {
+            credentials = found
+        } else if let chain = try S3CredentialChain.refresher(environment: environment, region: region, configKey: base, file: file) {
+            refresher = chain
+            credentials = S3Credentials(accessKey: "", secretKey: Secret(""), origin: chain.origin)
+        } else {
+            throw S3Credentials.notFound(file: file, base: base, environment: environment)
+        }
         var settings = S3Settings(provider: r.cloud, useSSL: useSSL, host: host, region: region, bucket: bucket,
                                   addressing: addressing, credentials: credentials)
+        settings.refresher = refresher
         settings.configKey = base
         if let mb = r.partSizeMB { settings.partSize = mb << 20 }
         if let n = r.uploadConcurrency { settings.partConcurrency = n }
@@ -173,9 +186,9 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
 
     /// `ak`/`sk`, or with `useIAM: true`: the AWS environment variables, then the shared
     /// credentials file (`AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, profile
-    /// `AWS_PROFILE` or `default`). Web identity, ECS and instance-metadata credentials are not
-    /// fetched (they need AWS's own endpoints); such a setup fails with a message saying so.
-    public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String, environment: [String: String]) throws -> S3Credentials {
+    /// `AWS_PROFILE` or `default`). nil: look further down the chain (web identity, container
+    /// credentials: `S3CredentialChain`). Instance metadata is not queried.
+    public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String, environment: [String: String]) throws -> S3Credentials? {
         if !r.useIAM {
             let ak = r.accessKey?.revealed ?? ""
             let sk = r.secretKey?.revealed ?? ""
@@ -191,19 +204,22 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
             let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : Secret($0) }
             return S3Credentials(accessKey: ak, secretKey: Secret(sk), sessionToken: token, origin: "the environment (AWS_ACCESS_KEY_ID)")
         }
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        let path = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials"
-        let profile = environment["AWS_PROFILE"] ?? "default"
+        let (path, profile) = sharedFile(environment)
         if let text = try? String(contentsOfFile: path, encoding: .utf8), let found = sharedCredentials(text, profile: profile) {
             return S3Credentials(accessKey: found.0, secretKey: Secret(found.1), sessionToken: found.2.map(Secret.init),
                                  origin: "\(path) [\(profile)]")
         }
-        var hint = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a [\(profile)] profile in \(path)"
-        if environment["AWS_WEB_IDENTITY_TOKEN_FILE"] != nil || environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"] != nil
-            || environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] != nil {
-            hint += "; web-identity and container (ECS/EKS) credentials are not supported by this version"
-        }
-        throw MigrationError.config(file: file, key: "\(base).useIAM", message: "no credentials found: \(hint)")
+        return nil
+    }
+
+    static func sharedFile(_ environment: [String: String]) -> (path: String, profile: String) {
+        let home = environment["HOME"] ?? NSHomeDirectory()
+        return (environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials", environment["AWS_PROFILE"] ?? "default")
+    }
+
+    static func notFound(file: String, base: String, environment: [String: String]) -> MigrationError {
+        let (path, profile) = sharedFile(environment)
+        return .config(file: file, key: "\(base).useIAM", message: "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a [\(profile)] profile in \(path), AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, or AWS_CONTAINER_CREDENTIALS_FULL_URI/RELATIVE_URI (instance metadata is not queried)")
     }
 
     /// `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token` of one INI profile.
