@@ -303,6 +303,19 @@ struct S3FaultTests {
         #expect(try await c2.getObject("migration/big.npy") == data)
         drop.stop()
 
+        // A Complete that went through but whose answer was lost: the retry gets NoSuchUpload,
+        // the object is there and whole, so the commit succeeds.
+        let lose = try LocalServer.proxy(to: motoPort, dir: dir, mode: "lose-complete", count: 1)
+        let c5 = try Moto.client(bucket: bucket, endpoint: lose.endpoint) { $0.partSize = 5 << 20 }
+        let again = try await S3StagingArea(client: c5, outputDir: "lost").create("big.npy", expectedSize: 11 << 20)
+        try await write(again, data)
+        try await again.commit()
+        #expect(try await c5.getObject("lost/migration/big.npy") == data)
+        let completes = try String(contentsOfFile: dir.sub("requests.log"), encoding: .utf8).split(separator: "\n")
+            .filter { $0.hasPrefix("POST /\(bucket)/lost/migration/big.npy?uploadId=") }
+        #expect(completes.count == 2, "the lost Complete was retried")
+        lose.stop()
+
         // A stalled request times out and is retried.
         let stall = try LocalServer.proxy(to: motoPort, dir: dir, mode: "stall", count: 1, stallSeconds: 5)
         let c3 = try Moto.client(bucket: bucket, endpoint: stall.endpoint) { $0.requestTimeout = 1 }

@@ -123,7 +123,8 @@ final class LocalServer: @unchecked Sendable {
     }
 
     /// The fault proxy in front of `target`: logs each request as "METHOD PATH" to `requestLog`;
-    /// `mode` slowdown|drop|stall applies to the first `count` requests.
+    /// `mode` slowdown|drop|stall applies to the first `count` requests; lose-complete forwards the
+    /// first `count` CompleteMultipartUpload requests and then drops the connection unanswered.
     static func proxy(to target: Int, dir: TempDir, mode: String = "pass", count: Int = 0, stallSeconds: Double = 0,
                       port: Int? = nil) throws -> LocalServer {
         let script = dir.sub("faultproxy.py")
@@ -152,6 +153,7 @@ import http.client, http.server, socket, sys, threading, time
 listen, target, mode, count, stall, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 lock = threading.Lock()
 seen = [0]
+losses = [0]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -176,6 +178,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        lose = False
+        if mode == "lose-complete" and self.command == "POST" and "uploadId=" in self.path:
+            with lock:
+                lose = losses[0] < count
+                losses[0] += 1
         if n <= count and mode == "stall":
             time.sleep(stall)
             self.close_connection = True
@@ -184,6 +191,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
         r = conn.getresponse()
         data = r.read()
+        if lose:
+            # The server did the work; the answer is lost on the way back.
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.send_response(r.status)
         for k, v in r.getheaders():
             if k.lower() in ("transfer-encoding", "connection", "server", "date"):

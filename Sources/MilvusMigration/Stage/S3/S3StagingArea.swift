@@ -131,6 +131,7 @@ final class S3MultipartObject: StagedFile, @unchecked Sendable {
     private var etags: [String] = []
     private var nextPart = 1
     private var finished = false
+    private var written: Int64 = 0
 
     init(client: S3Client, key: String, partSize: Int, concurrency: Int) {
         self.client = client
@@ -146,6 +147,7 @@ final class S3MultipartObject: StagedFile, @unchecked Sendable {
             let n = min(bytes.count - offset, partSize - current.readableBytes)
             current.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + n)]))
             offset += n
+            written += Int64(n)
             if current.readableBytes == partSize { try await sendPart() }
         }
     }
@@ -169,7 +171,14 @@ final class S3MultipartObject: StagedFile, @unchecked Sendable {
         if current.readableBytes > 0 || nextPart == 1 { try await sendPart() }
         current = ByteBuffer()
         while !inFlight.isEmpty { etags.append(try await inFlight.removeFirst().value) }
-        try await client.completeMultipartUpload(key, uploadId: uploadId!, etags: etags)
+        do {
+            try await client.completeMultipartUpload(key, uploadId: uploadId!, etags: etags)
+        } catch let error as MigrationError {
+            // A retried Complete whose first attempt went through answers NoSuchUpload; the
+            // object is then there, whole.
+            guard case .storage(_, _, let message) = error, message.contains("NoSuchUpload"),
+                  try await client.headObject(key)?.size == written else { throw error }
+        }
         finished = true
     }
 
