@@ -17,12 +17,14 @@ struct Dump: AsyncParsableCommand {
             let meta = try await MetaLoader.load(config).selecting(options.collections)
             let source = try MetaLoader.sourceStorage(config)
             try await source.prepare()
+            // The target bucket is checked (or created) before planning reads every segment.
+            let staging = try StagingFactory.staging(config)
+            try await staging.prepare()
             let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                      renames: config.target.milvus2x.collections).plan(meta)
             for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
             for problem in plan.problems { Terminal.error(problem.description) }
             try plan.requireExecutable()
-            let staging = try StagingFactory.staging(config)
             var dumpOptions = DumpJob.Options()
             dumpOptions.parallelism = config.dumper.limit
             dumpOptions.bufferBytes = config.dumper.readerBufferKB * 1024
