@@ -411,10 +411,11 @@ struct S3FaultTests {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
+        // Cut once the journal lists two staged segments.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && process.isRunning {
-            let done = (try? await direct.listObjects(prefix: "o/migration/tables/").objects.filter { $0.key.hasSuffix("data.npy") }.count) ?? 0
-            if done >= 2 { break }
+            if let bytes = try? await direct.getObject("o/migration/journal.json"),
+               String(decoding: bytes, as: UTF8.self).components(separatedBy: "\"staged\"").count > 2 { break }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         #expect(process.isRunning, "the dump ended before the endpoint could be cut; the test proves nothing")
