@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The migration library: source (1.x meta + segments) -> plan -> convert (NumPy)
@@ -32,6 +35,10 @@ let package = Package(
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "CMariaDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The MariaDB Connector/C, for the 1.x MySQL meta.
@@ -69,7 +76,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MilvusMigrationTests",
-            dependencies: ["MilvusMigration", "Milvus1xFixture"]
+            dependencies: [
+                "MilvusMigration",
+                "Milvus1xFixture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         // Wire-level checks of the generated contract: field numbers, paths, a loopback HTTP/2 call.
         .testTarget(

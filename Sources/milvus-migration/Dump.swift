@@ -13,8 +13,10 @@ struct Dump: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source, .target])
-            let (plan, source) = try await Pipelines.plan(config, options)
+            // The target bucket is checked (or created) before planning reads every segment.
             let staging = try StagingFactory.staging(config)
+            try await staging.prepare()
+            let (plan, source) = try await Pipelines.plan(config, options)
             let dumpJob = DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: job.quiet))
             let result = try await Interrupts.cancellingOnSignal { try await dumpJob.run() }
             Terminal.print(result.summary)

@@ -21,6 +21,7 @@ enum Pipelines {
     static func plan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
         let meta = try await MetaLoader.load(config).selecting(options.collections)
         let source = try MetaLoader.sourceStorage(config)
+        try await source.prepare()
         let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                  renames: config.target.milvus2x.collections).plan(meta)
         for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }

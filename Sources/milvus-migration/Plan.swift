@@ -17,7 +17,9 @@ struct Plan: AsyncParsableCommand {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source])
             let meta = try await MetaLoader.load(config).selecting(options.collections)
-            let planner = Planner(storage: try MetaLoader.sourceStorage(config), parallelism: max(4, config.dumper.limit),
+            let source = try MetaLoader.sourceStorage(config)
+            try await source.prepare()
+            let planner = Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                   renames: config.target.milvus2x.collections)
             let plan = await planner.plan(meta)
             Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan))

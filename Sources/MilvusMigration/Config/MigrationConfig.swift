@@ -49,6 +49,12 @@ public struct MigrationConfig: Sendable {
         public var createBucket = false
         /// `source.remote.tablesDir` or `target.remote.outputDir`.
         public var prefix: String?
+        /// This tool's additions: multipart part size in MiB (≥ 5), parts of one file in flight,
+        /// retries per request, and whether bodies are signed (default: over plain HTTP only).
+        public var partSizeMB: Int?
+        public var uploadConcurrency: Int?
+        public var maxRetries: Int?
+        public var signPayload: Bool?
     }
 
     public struct Source: Sendable {
@@ -216,6 +222,10 @@ extension MigrationConfig {
         r.checkBucket = try doc.bool("\(base).checkbucket", "\(base).checkBucket") ?? false
         r.createBucket = try doc.bool("\(base).createbucket", "\(base).createBucket") ?? false
         r.prefix = doc.string("\(base).\(prefixKey.lowercased())", "\(base).\(prefixKey)")
+        r.partSizeMB = try doc.int("\(base).partsizemb", "\(base).partSizeMB", range: 5...5120)
+        r.uploadConcurrency = try doc.int("\(base).uploadconcurrency", "\(base).uploadConcurrency", range: 1...64)
+        r.maxRetries = try doc.int("\(base).maxretries", "\(base).maxRetries", range: 0...20)
+        r.signPayload = try doc.bool("\(base).signpayload", "\(base).signPayload")
         return r
     }
 
@@ -234,7 +244,8 @@ extension MigrationConfig {
             "target.milvus2x.grpc.maxcallrecvmsgsize", "target.milvus2x.grpc.maxcallsendmsgsize",
         ]
         for base in ["source.remote", "target.remote"] {
-            for key in ["cloud", "endpoint", "region", "bucket", "ak", "sk", "usessl", "useiam", "checkbucket", "createbucket"] {
+            for key in ["cloud", "endpoint", "region", "bucket", "ak", "sk", "usessl", "useiam", "checkbucket", "createbucket",
+                        "partsizemb", "uploadconcurrency", "maxretries", "signpayload"] {
                 keys.insert("\(base).\(key)")
             }
         }

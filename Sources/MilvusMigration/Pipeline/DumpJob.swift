@@ -141,6 +141,7 @@ public struct DumpJob: Sendable {
 
     /// Removes half-written files and writes meta.json of what is being migrated.
     func begin() async throws -> Int {
+        try await staging.prepare()
         let removed = try await staging.removeLeftovers()
         if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
         let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)

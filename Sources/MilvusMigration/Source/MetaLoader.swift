@@ -17,7 +17,14 @@ public enum MetaLoader {
             }
             return MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
         case .remote:
-            throw MigrationError.notBuilt("meta.mode remote (meta.json in a bucket)")
+            // meta.remoteMetaFile is an object key in the source bucket (source.remote.*).
+            let settings = try S3Settings.resolve(config.source.remote, file: config.file, base: "source.remote")
+            let client = S3Client(settings: settings)
+            let key = (config.meta.remoteMetaFile ?? "").split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+            guard let bytes = try await client.getObject(key) else {
+                throw MigrationError.meta(source: client.display(key), message: "no such object (meta.remoteMetaFile is a key in the source bucket)")
+            }
+            return try MetaJSON.decode(Data(bytes), origin: client.display(key))
         }
     }
 
@@ -27,7 +34,9 @@ public enum MetaLoader {
         case .local:
             return LocalSourceStorage(root: config.source.tablesDir ?? "")
         case .remote:
-            throw MigrationError.notBuilt("source.mode remote (1.x tables in a bucket)")
+            let r = config.source.remote
+            let settings = try S3Settings.resolve(r, file: config.file, base: "source.remote")
+            return S3SourceStorage(client: S3Client(settings: settings), tablesDir: r.prefix, checkBucket: r.checkBucket)
         }
     }
 }

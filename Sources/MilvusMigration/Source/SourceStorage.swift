@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Where the 1.x `tables/` folder lives: a local folder, or (later) a bucket prefix. Paths are
+/// Where the 1.x `tables/` folder lives: a local folder, or a bucket prefix. Paths are
 /// relative to the tables folder (`<table_id>/<segment_id>/<file>`).
 public protocol SourceStorage: Sendable {
     /// For messages: `local folder /x/tables`, `s3://bucket/prefix`.
@@ -14,6 +14,12 @@ public protocol SourceStorage: Sendable {
     func open(_ path: String) async throws -> any SourceFile
     /// Full path for messages.
     func display(_ path: String) -> String
+    /// Checks what the storage needs before the first read (the bucket, with `checkBucket`).
+    func prepare() async throws
+}
+
+extension SourceStorage {
+    public func prepare() async throws {}
 }
 
 /// A file opened for positional reads.

@@ -1,4 +1,4 @@
-/// Where the NumPy files go: a local folder or (later) the bucket Milvus 2.x reads. Paths are
+/// Where the NumPy files go: a local folder or the bucket Milvus 2.x reads. Paths are
 /// relative to the staging root (`<outputDir>/migration`).
 public protocol StagingArea: Sendable {
     /// For messages: `/out/migration`, `s3://bucket/prefix/migration`.
@@ -16,6 +16,13 @@ public protocol StagingArea: Sendable {
     func removeLeftovers() async throws -> Int
     /// The path string Milvus `Import` is given for a staged file.
     func importPath(_ path: String) -> String
+    /// Checks (or creates) what the area needs before the first file: the bucket for a remote
+    /// area with `checkBucket`/`createBucket`. Nothing for a local folder.
+    func prepare() async throws
+}
+
+extension StagingArea {
+    public func prepare() async throws {}
 }
 
 /// A staged file being written. Bytes land under a temporary name; `commit` makes the file durable
@@ -28,4 +35,9 @@ public protocol StagedFile: AnyObject, Sendable {
     func copyInKernel(from fd: Int32, offset: Int64, count: Int64) async throws -> Bool
     func commit() async throws
     func abort() async
+}
+
+extension StagedFile {
+    /// Staging areas that are not local disks have no kernel copy path.
+    public func copyInKernel(from fd: Int32, offset: Int64, count: Int64) async throws -> Bool { false }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// The staging area the configuration names (`target.mode`): `<outputDir>/migration`.
+/// The staging area the configuration names (`target.mode`): `<outputDir>/migration` in a local
+/// folder or under a key prefix in a bucket. No network here: `prepare()` checks the bucket.
 public enum StagingFactory {
     public static func staging(_ config: MigrationConfig) throws -> any StagingArea {
         switch config.target.mode {
@@ -9,7 +10,10 @@ public enum StagingFactory {
             let absolute = output.hasPrefix("/") ? output : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(output)
             return LocalStagingArea(root: (absolute as NSString).appendingPathComponent("migration"))
         case .remote:
-            throw MigrationError.notBuilt("target.mode remote (staging in a bucket)")
+            let r = config.target.remote
+            let settings = try S3Settings.resolve(r, file: config.file, base: "target.remote")
+            return S3StagingArea(client: S3Client(settings: settings), outputDir: r.prefix,
+                                 checkBucket: r.checkBucket, createBucket: r.createBucket)
         }
     }
 }

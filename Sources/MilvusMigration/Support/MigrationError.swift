@@ -22,6 +22,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case target(subject: String, message: String)
     /// Stopped by the user (Ctrl-C); the journal is consistent and a rerun continues.
     case interrupted
+    /// An object-storage request failed: `location` is `s3://bucket/key`.
+    case storage(location: String, operation: String, message: String)
 
     public var description: String {
         switch self {
@@ -43,6 +45,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(subject): \(message)"
         case .interrupted:
             return "interrupted; everything finished so far is recorded in the journal and a rerun continues from there"
+        case .storage(let location, let operation, let message):
+            return "\(operation) \(location): \(message)"
         }
     }
 }
