@@ -47,5 +47,12 @@ if [ "${MM_SKIP_QUICKSTART:-0}" != 1 ]; then
     log "quickstart passed: $(grep -c 'Milvus matches the source.' /tmp/mm-quickstart-test.log) verification ok"
 fi
 
+# Milvus on S3 storage (moto): the remote end-to-end suite needs a Milvus of its own.
+if [ "${MM_SKIP_REMOTE_MILVUS:-0}" != 1 ] && [[ ",$SERVICES," == *",milvus,"* ]] && [[ ",$SERVICES," == *",moto,"* ]]; then
+    log "running the remote end-to-end suite against Milvus on moto storage"
+    MILVUS_STORAGE=minio MM_RUN_DIR="$MM_RUN_DIR-minio" scripts/netns-run.sh --services moto,milvus -- \
+        swift test --skip-build --filter RemoteMigrationTests
+fi
+
 log "running tests with services: ${SERVICES:-none}"
 exec scripts/netns-run.sh ${SERVICES:+--services "$SERVICES"} -- swift test --skip-build "$@"
