@@ -123,7 +123,8 @@ final class LocalServer: @unchecked Sendable {
     }
 
     /// The fault proxy in front of `target`: logs each request as "METHOD PATH" to `requestLog`;
-    /// `mode` slowdown|drop|stall applies to the first `count` requests; lose-complete forwards the
+    /// `mode` slowdown|drop|stall applies to the first `count` requests; slow delays every request
+    /// after the first `count` by `stallSeconds`; lose-complete forwards the
     /// first `count` CompleteMultipartUpload requests and then drops the connection unanswered.
     static func proxy(to target: Int, dir: TempDir, mode: String = "pass", count: Int = 0, stallSeconds: Double = 0,
                       port: Int? = nil) throws -> LocalServer {
@@ -187,6 +188,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(stall)
             self.close_connection = True
             return
+        if n > count and mode == "slow":
+            time.sleep(stall)
         conn = http.client.HTTPConnection("127.0.0.1", target, timeout=60)
         conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
         r = conn.getresponse()
