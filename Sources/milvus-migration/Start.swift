@@ -58,7 +58,9 @@ struct Verify: AsyncParsableCommand {
             verify.idField = config.target.milvus2x.idField
             verify.vectorField = config.target.milvus2x.vectorField
             verify.timeout = config.loader.importTimeout
-            let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
+            var connection = try MilvusClient.Options(config: config)
+            connection.createsDatabase = false
+            let result = try await MilvusClient.with(connection) { client in
                 try await Verifier(plan: plan, source: source, client: client, options: verify).run()
             }
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)

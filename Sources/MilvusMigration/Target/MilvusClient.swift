@@ -25,6 +25,8 @@ public final class MilvusClient: Sendable {
         public var ddlTimeout: Duration = .seconds(90)
         /// Attempts for retryable calls while the server is unavailable.
         public var attempts = 5
+        /// Create `database` when it does not exist (load, start); otherwise a missing database is an error (verify).
+        public var createsDatabase = true
 
         public init(endpoint: MilvusEndpoint) {
             self.endpoint = endpoint
@@ -111,6 +113,9 @@ public final class MilvusClient: Sendable {
             }
             try check(list.status, "ListDatabases", subject: "Milvus at \(endpoint)")
             if !list.dbNames.contains(db) {
+                guard options.createsDatabase else {
+                    throw MigrationError.target(subject: "database '\(db)'", message: "does not exist at \(endpoint); check target.milvus2x.database")
+                }
                 let status = try await call("CreateDatabase", subject: "database '\(db)'", retry: false, ddl: true) {
                     try await self.service.createDatabase(.with { $0.dbName = db }, metadata: self.metadata, options: self.callOptions(ddl: true))
                 }
