@@ -300,6 +300,15 @@ struct StartAndVerifyTests {
         try await m.dropAll()
     }
 
+    @Test func verifyDoesNotCreateADatabase() throws {
+        let m = try Migration(rows: 10, segments: 1)
+        let database = "nodb_\(m.suffix)"
+        try m.writeConfig(["database": database])
+        let (status, _, err) = try m.cli("verify")
+        #expect(status == 1)
+        #expect(err.contains("database '\(database)': does not exist"), "\(err)")
+    }
+
     @Test func verifyNeedsALoadedCollection() async throws {
         let m = try Migration(rows: 20, segments: 1)
         #expect(try m.cli("start").0 == 0)
