@@ -300,6 +300,44 @@ struct StartAndVerifyTests {
         try await m.dropAll()
     }
 
+    /// 8192-dimensional vectors (32 KiB a row): imports and Query responses of several MiB.
+    @Test func largeDimensionsMigrateAndVerify() async throws {
+        let dir = TempDir("bigdim")
+        let db = try Milvus1xDatabase(root: dir.sub("db"))
+        db.addCollection("wide", dimension: 8192, metric: 2)
+        try db.addSegment(table: "wide", rows: 400, id: { Int64($0) * 5 + 1 }, vector: { row, b in
+            for i in 0..<8192 { b.storeBytes(of: Float(row &* 31 &+ i).bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        }, deleteBatches: [[17, 3]])
+        try db.finish()
+        let target = "wide_\(UUID().uuidString.prefix(8).lowercased())"
+        let config = dir.sub("migration.yaml")
+        try ("""
+        dumper:
+          worker:
+            workMode: milvus1x
+        meta:
+          mode: sqlite
+          sqliteFile: \(db.metaPath)
+        source:
+          mode: local
+          local:
+            tablesDir: \(db.tablesPath)
+        target:
+          mode: local
+          local:
+            outputDir: \(dir.sub("out"))
+
+        """ + MilvusTestEnv.yaml([:], renames: ["wide": target])).write(toFile: config, atomically: true, encoding: .utf8)
+        let start = try run(cliPath, ["start", "-c", config, "--quiet"])
+        #expect(start.0 == 0, "\(start.2)")
+        let verify = try run(cliPath, ["verify", "-c", config, "--full", "--load"])
+        #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
+        #expect(verify.1.contains("398 row(s) compared by id and vector bytes (every live row)."))
+        try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
+            try await client.dropCollection(target)
+        }
+    }
+
     @Test func verifyDoesNotCreateADatabase() throws {
         let m = try Migration(rows: 10, segments: 1)
         let database = "nodb_\(m.suffix)"

@@ -25,6 +25,11 @@ public final class MilvusClient: Sendable {
         public var ddlTimeout: Duration = .seconds(90)
         /// Attempts for retryable calls while the server is unavailable.
         public var attempts = 5
+        /// TLS server name (SNI and certificate check) and `:authority`, when not the endpoint host.
+        public var serverName: String?
+        /// Largest message received / sent (Milvus's proxy allows 64 MiB by default).
+        public var maxReceiveBytes = 64 << 20
+        public var maxSendBytes = 64 << 20
         /// Create `database` when it does not exist (load, start); otherwise a missing database is an error (verify).
         public var createsDatabase = true
 
@@ -45,6 +50,9 @@ public final class MilvusClient: Sendable {
             caFile = m.tlsCAFile
             certFile = m.tlsCertFile
             keyFile = m.tlsKeyFile
+            serverName = m.tlsServerName
+            if m.maxCallRecvMsgSize > 0 { maxReceiveBytes = m.maxCallRecvMsgSize }
+            if m.maxCallSendMsgSize > 0 { maxSendBytes = m.maxCallSendMsgSize }
             if caFile != nil || certFile != nil { endpoint.tls = true }
         }
     }
@@ -89,7 +97,10 @@ public final class MilvusClient: Sendable {
             transport = try HTTP2ClientTransport.Posix(
                 target: .dns(host: options.endpoint.host, port: options.endpoint.port),
                 transportSecurity: security,
-                config: .defaults { $0.http2.maxFrameSize = 1 << 20 })
+                config: .defaults {
+                    $0.http2.maxFrameSize = 1 << 20
+                    if let name = options.serverName { $0.http2.authority = name }
+                })
         } catch {
             throw MigrationError.target(subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
         }
@@ -128,6 +139,8 @@ public final class MilvusClient: Sendable {
     func callOptions(ddl: Bool = false) -> CallOptions {
         var o = CallOptions.defaults
         o.timeout = ddl ? options.ddlTimeout : options.callTimeout
+        o.maxResponseMessageBytes = options.maxReceiveBytes
+        o.maxRequestMessageBytes = options.maxSendBytes
         return o
     }
 

@@ -110,7 +110,8 @@ public struct Verifier: Sendable {
             }
             try await client.loadCollection(target, timeout: options.timeout)
         }
-        let batchRows = max(1, min(1000, (8 << 20) / max(1, c.source.bytesPerRow)))
+        // Responses stay far below the gRPC message limits whatever the dimension (32768 floats = 128 KiB a row).
+        let batchRows = max(1, min(1000, (2 << 20) / max(1, c.source.bytesPerRow)))
         var pending: [String: [(Int64, [UInt8])]] = [:]
         func compare(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
             let got: [(Int64, [UInt8])]
