@@ -18,12 +18,19 @@ struct JobOptions: ParsableArguments {
 
 /// What the commands share: planning from the config and the job options it implies.
 enum Pipelines {
-    static func plan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
+    /// Reads the meta, selects `--col`, and checks every live segment; problems stay in the plan.
+    static func buildPlan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
         let meta = try await MetaLoader.load(config).selecting(options.collections)
         let source = try MetaLoader.sourceStorage(config)
         try await source.prepare()
         let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                  renames: config.target.milvus2x.collections).plan(meta)
+        return (plan, source)
+    }
+
+    /// `buildPlan`, then its warnings and problems on stderr; throws unless the plan can run.
+    static func plan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
+        let (plan, source) = try await buildPlan(config, options)
         for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
         for problem in plan.problems { Terminal.error(problem.description) }
         try plan.requireExecutable()

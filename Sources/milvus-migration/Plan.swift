@@ -16,12 +16,7 @@ struct Plan: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.meta, .source])
-            let meta = try await MetaLoader.load(config).selecting(options.collections)
-            let source = try MetaLoader.sourceStorage(config)
-            try await source.prepare()
-            let planner = Planner(storage: source, parallelism: max(4, config.dumper.limit),
-                                  renames: config.target.milvus2x.collections)
-            let plan = await planner.plan(meta)
+            let (plan, _) = try await Pipelines.buildPlan(config, options)
             Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan))
             if let report { try Reports.write(PlanReport.json(plan), to: report) }
             try plan.requireExecutable()

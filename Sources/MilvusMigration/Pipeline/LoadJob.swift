@@ -80,8 +80,7 @@ public struct LoadJob: Sendable {
             for p in c.partitions {
                 for s in p.segments {
                     let key = "\(c.name)/\(p.name)/\(s.id)"
-                    guard let record = await journal.record(key), record.phase != .pending, !record.files.isEmpty,
-                          record.phase != .failed || record.importTask != nil || record.files.count == 2 else {
+                    guard let record = await journal.record(key), record.phase != .pending, !record.files.isEmpty else {
                         throw MigrationError.usage("segment \(key) was not dumped (no staged files in \(staging.location)); run dump first")
                     }
                     units.append(Unit(collection: c, partition: p, target: target, record: record))
