@@ -145,13 +145,18 @@ public final class MilvusClient: Sendable {
     }
 
     /// Runs one RPC, retrying UNAVAILABLE (connection refused, server restarting) when `retry`.
+    ///
+    /// An RPC, once sent, is never cancelled: when the job is interrupted (Ctrl-C) the call runs to
+    /// its answer or deadline and the job stops at its next step. Cancelling an in-flight call
+    /// gains nothing (its effect on the server is unknown either way) and crashes Milvus 2.3.5,
+    /// whose proxy dereferences a nil response when a GetImportState context is cancelled.
     func call<T: Sendable>(_ rpc: String, subject: String, retry: Bool, ddl: Bool = false,
-                           _ body: @Sendable () async throws -> T) async throws -> T {
+                           _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         var delay = 0.2
         var attempt = 1
         while true {
             do {
-                return try await body()
+                return try await Task { try await body() }.value
             } catch let error as RPCError {
                 if retry && error.code == .unavailable && attempt < options.attempts {
                     logger.debug("\(rpc) unavailable (\(error.message)); retrying in \(delay) s")
