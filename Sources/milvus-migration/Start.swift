@@ -66,7 +66,7 @@ struct Verify: AsyncParsableCommand {
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
             try job.writeReport(result.json)
             if let first = result.mismatches.first {
-                throw MigrationError.target(subject: "verify", message: "\(result.mismatches.count) mismatch(es) between Milvus and the source; first: \(first)")
+                throw MigrationError.target(subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
             }
         }
     }

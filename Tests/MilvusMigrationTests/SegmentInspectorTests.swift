@@ -30,7 +30,7 @@ import Milvus1xFixture
         let plan = try await planOf(db)
         #expect(plan.isExecutable)
         let layout = plan.collections[0].segments[0]
-        #expect(layout.deleted.offsets == [2, 7, 9])
+        #expect(layout.deleted.sortedOffsets() == [2, 7, 9])
         #expect(layout.deleted.duplicates == 1)
         #expect(layout.liveRows == 7)
         #expect(plan.diagnostics.warnings.contains { $0.message.contains("duplicate offset") && $0.message.contains("7 rows are live") })
@@ -41,7 +41,7 @@ import Milvus1xFixture
         let (db, _) = try oneSegment(dir, version: "1.1.1", deletes: [[9, 0], [4, 0]])
         let plan = try await planOf(db)
         #expect(plan.isExecutable && plan.diagnostics.isEmpty)
-        #expect(plan.collections[0].segments[0].deleted.offsets == [0, 4, 9])
+        #expect(plan.collections[0].segments[0].deleted.sortedOffsets() == [0, 4, 9])
         #expect(plan.liveRows == 7)
     }
 
@@ -152,13 +152,60 @@ import Milvus1xFixture
     @Test func liveRowToPhysicalRow() {
         let deleted: [Int32] = [0, 2, 7, 8, 9]
         let live = (0..<12).filter { !deleted.contains(Int32($0)) }.map(Int64.init)
-        #expect((0..<Int64(live.count)).map { Verifier.physicalRow(live: $0, deleted: deleted) } == live)
-        #expect(Verifier.physicalRow(live: 5, deleted: []) == 5)
+        let set = DeletedOffsets(raw: deleted, rows: 12)
+        #expect((0..<Int64(live.count)).map { Verifier.physicalRow(live: $0, deleted: set) } == live)
+        #expect(Verifier.physicalRow(live: 5, deleted: DeletedOffsets(raw: [], rows: 12)) == 5)
     }
 
     @Test func deletedOffsetsSet() {
         let d = DeletedOffsets(raw: [5, 1, 5, 3, 99, -1, 1], rows: 10)
-        #expect(d.offsets == [1, 3, 5] && d.duplicates == 2 && d.outOfRange == [99, -1] && d.rawCount == 7)
-        #expect(d.contains(3) && !d.contains(2) && !d.contains(10))
+        #expect(d.sortedOffsets() == [1, 3, 5] && d.count == 3 && d.duplicates == 2 && d.rawCount == 7)
+        #expect(d.outOfRangeCount == 2 && d.outOfRangeSample == [99, -1])
+        #expect(d.contains(3) && !d.contains(2) && !d.contains(10) && !d.contains(-1))
+        #expect(d.nextDeleted(from: 0, before: 10) == 1 && d.nextDeleted(from: 4, before: 10) == 5 && d.nextDeleted(from: 4, before: 5) == nil)
+        // Equal sets compare equal whatever the order of the offsets.
+        #expect(d == DeletedOffsets(raw: [1, 1, 5, 99, 5, -1, 3], rows: 10))
+    }
+
+    /// The bitmap against a plain sorted set, across word and rank-block boundaries.
+    @Test func deletedOffsetsBitmapMatchesASortedSet() {
+        var rng = SystemRandomNumberGenerator()
+        for rows in [1, 63, 64, 65, 4095, 4096, 4097, 20_000] {
+            for density in [0.0, 0.01, 0.5, 0.99, 1.0] {
+                let raw = (0..<rows).filter { _ in Double.random(in: 0..<1, using: &rng) < density }.map(Int32.init).shuffled()
+                let withDuplicates = raw + raw.prefix(raw.count / 3)
+                let d = DeletedOffsets(raw: withDuplicates, rows: Int64(rows))
+                let sorted = raw.sorted()
+                #expect(d.sortedOffsets() == sorted && d.count == raw.count && d.duplicates == raw.count / 3, "rows \(rows) density \(density)")
+                let set = Set(raw)
+                let live = (0..<Int64(rows)).filter { !set.contains(Int32($0)) }
+                #expect((0..<Int64(live.count)).map { d.physicalRow(live: $0) } == live, "rows \(rows) density \(density)")
+                let from = Int64(rows / 3), end = Int64(rows - rows / 4)
+                #expect(d.nextDeleted(from: from, before: end) == sorted.first { Int64($0) >= from && Int64($0) < end }.map(Int64.init))
+            }
+        }
+    }
+
+    /// A `deleted_docs` of 2 MiB (more than one read chunk) streams into the set: duplicates and
+    /// out-of-range offsets counted as before.
+    @Test func largeDeletedDocsStreamsInChunks() async throws {
+        let dir = TempDir()
+        let (db, seg) = try oneSegment(dir, rows: 1000, version: "1.1.1", deletes: [[0]], rowCountOverride: 500)
+        // 524,288 offsets: i % 500 (500 unique, the rest duplicates) and every 1000th one out of range.
+        var payload: [UInt8] = []
+        let n = 524_288
+        payload.reserveCapacity(8 + 4 * n)
+        withUnsafeBytes(of: UInt64(4 * n).littleEndian) { payload += $0 }
+        for i in 0..<n {
+            let offset: Int32 = i % 1000 == 999 ? Int32(5000 + i) : Int32(i % 500)
+            withUnsafeBytes(of: offset.littleEndian) { payload += $0 }
+        }
+        try Data(payload).write(to: URL(fileURLWithPath: db.segmentFolder(table: "c", segment: seg) + "/deleted_docs"))
+        let plan = try await planOf(db)
+        #expect(plan.isExecutable, "\(plan.diagnostics)")
+        let deleted = plan.collections[0].segments[0].deleted
+        let outside = n / 1000
+        #expect(deleted.count == 500 && deleted.rawCount == n && deleted.outOfRangeCount == outside && deleted.duplicates == n - outside - 500)
+        #expect(plan.diagnostics.warnings.contains { $0.message.contains("\(outside) offset(s) outside 0..<1000") })
     }
 }

@@ -59,8 +59,7 @@ public struct SegmentConverter: Sendable {
                 input.deallocate()
                 output.deallocate()
             }
-            let deleted = layout.deleted.offsets
-            var nextDeleted = 0
+            let deleted = layout.deleted
             var row: Int64 = 0
             var written: Int64 = 0
             while row < layout.totalRows {
@@ -70,24 +69,20 @@ public struct SegmentConverter: Sendable {
                 try await file.read(at: 8 + row * Int64(rowBytes), into: chunk)
                 let end = row + Int64(n)
                 var out: UnsafeRawBufferPointer
-                if nextDeleted < deleted.count && Int64(deleted[nextDeleted]) < end {
-                    // Copy runs of live rows between deleted offsets.
+                if var next = deleted.nextDeleted(from: row, before: end) {
+                    // Copy runs of live rows between deleted rows.
                     var used = 0
                     var cursor = row
                     while cursor < end {
-                        let stop = nextDeleted < deleted.count ? min(end, Int64(deleted[nextDeleted])) : end
+                        let stop = next
                         if stop > cursor {
                             let from = Int(cursor - row) * rowBytes
                             let count = Int(stop - cursor) * rowBytes
                             (output.baseAddress! + used).copyMemory(from: input.baseAddress! + from, byteCount: count)
                             used += count
                         }
-                        if stop < end {
-                            nextDeleted += 1
-                            cursor = stop + 1
-                        } else {
-                            cursor = end
-                        }
+                        cursor = stop < end ? stop + 1 : end
+                        next = deleted.nextDeleted(from: cursor, before: end) ?? end
                     }
                     out = UnsafeRawBufferPointer(rebasing: output[0..<used])
                 } else {

@@ -59,7 +59,7 @@ public struct DumpJob: Sendable {
         public var vectorPath: String
 
         public var fingerprint: String {
-            "\(layout.segment.tableId)/\(layout.segment.id) rows=\(layout.totalRows) deleted=\(layout.deleted.offsets.count) bytes=\(layout.sourceBytes)"
+            "\(layout.segment.tableId)/\(layout.segment.id) rows=\(layout.totalRows) deleted=\(layout.deleted.count) bytes=\(layout.sourceBytes)"
         }
     }
 

@@ -72,11 +72,17 @@ public enum VectorKind: String, Sendable, Codable {
     case float
     case binary
 
-    /// Bytes one row occupies in `.rv` for a collection of this kind and dimension.
+    /// Bytes one row occupies in `.rv` for a collection of this kind and dimension; 0 when the
+    /// dimension gives no valid row size (not positive, or so large that the size overflows), so
+    /// a dimension from the meta can never trap here.
     public func bytesPerRow(dimension: Int) -> Int {
+        guard dimension > 0 else { return 0 }
         switch self {
-        case .float: 4 * dimension
-        case .binary: dimension / 8
+        case .float:
+            let (bytes, overflow) = dimension.multipliedReportingOverflow(by: 4)
+            return overflow ? 0 : bytes
+        case .binary:
+            return dimension / 8
         }
     }
 }

@@ -44,6 +44,9 @@ public struct SegmentInspector: Sendable {
         let deletedPath = "\(folder)/deleted_docs"
 
         let bytesPerRow = collection.bytesPerRow
+        guard bytesPerRow > 0 else {
+            throw MigrationError.segment(file: storage.display(vectorsPath), message: "collection '\(collection.name)' has dimension \(collection.dimension), which gives no valid row size for \(collection.vectorKind.rawValue) vectors")
+        }
         let vectorBytes = try await payloadLength(vectorsPath)
         guard vectorBytes % Int64(bytesPerRow) == 0 else {
             throw MigrationError.segment(file: storage.display(vectorsPath), message: "payload of \(vectorBytes) bytes is not a whole number of rows of \(bytesPerRow) bytes (\(collection.vectorKind.rawValue) dim \(collection.dimension))")
@@ -62,10 +65,9 @@ public struct SegmentInspector: Sendable {
         guard deletedBytes % 4 == 0 else {
             throw MigrationError.segment(file: storage.display(deletedPath), message: "payload of \(deletedBytes) bytes is not a multiple of 4 (int32 offsets)")
         }
-        let raw = DeletedOffsets.decode(try await deletedFile.read(at: 8, count: Int(deletedBytes)))
-        let deleted = DeletedOffsets(raw: raw, rows: rows)
-        if !deleted.outOfRange.isEmpty {
-            warnings.append(.warning(storage.display(deletedPath), "\(deleted.outOfRange.count) offset(s) outside 0..<\(rows) ignored (first: \(deleted.outOfRange[0]))"))
+        let deleted = try await readDeletedOffsets(deletedFile, payloadBytes: deletedBytes, rows: rows)
+        if deleted.outOfRangeCount > 0 {
+            warnings.append(.warning(storage.display(deletedPath), "\(deleted.outOfRangeCount) offset(s) outside 0..<\(rows) ignored (first: \(deleted.outOfRangeSample[0]))"))
         }
 
         let live = rows - Int64(deleted.count)
@@ -86,6 +88,28 @@ public struct SegmentInspector: Sendable {
             totalRows: rows, bytesPerRow: bytesPerRow, deleted: deleted,
             sourceBytes: vectorBytes + idBytes + 16)
         return (layout, warnings)
+    }
+
+    /// Streams the offsets into a bitmap of `rows` bits, a chunk at a time: memory is one chunk
+    /// plus `rows / 8` bytes, whatever the size of the file.
+    private func readDeletedOffsets(_ file: any SourceFile, payloadBytes: Int64, rows: Int64, chunkBytes: Int = 1 << 20) async throws -> DeletedOffsets {
+        var deleted = DeletedOffsets(rows: rows)
+        guard payloadBytes > 0 else {
+            deleted.finish()
+            return deleted
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: min(chunkBytes, Int(payloadBytes)), alignment: 16)
+        defer { buffer.deallocate() }
+        var done: Int64 = 0
+        while done < payloadBytes {
+            let n = Int(min(Int64(buffer.count), payloadBytes - done))
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
+            try await file.read(at: 8 + done, into: chunk)
+            deleted.add(littleEndian: UnsafeRawBufferPointer(chunk))
+            done += Int64(n)
+        }
+        deleted.finish()
+        return deleted
     }
 
     private func exactlyOne(_ matches: [String], kind: String, folder: String) throws -> String {

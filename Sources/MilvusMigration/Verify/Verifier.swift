@@ -40,13 +40,28 @@ public struct Verifier: Sendable {
         public var targetRows: Int64 = 0
         public var partitions: [(name: String, source: Int64, target: Int64)] = []
         public var rowsCompared = 0
+        /// The first `Verifier.keptMismatches` mismatches; `mismatchCount` counts them all.
         public var mismatches: [Mismatch] = []
+        public var mismatchCount = 0
+
+        /// Counts a mismatch and keeps it while fewer than `Verifier.keptMismatches` are kept, so
+        /// memory stays bounded however much differs.
+        mutating func record(_ mismatch: Mismatch) {
+            mismatchCount += 1
+            if mismatches.count < Verifier.keptMismatches { mismatches.append(mismatch) }
+        }
     }
+
+    /// Mismatches kept (and printed) per collection; the rest are only counted.
+    public static let keptMismatches = 20
 
     public struct Report: Sendable {
         public var collections: [CollectionReport]
         public var full: Bool
+        /// The kept mismatches (the first `Verifier.keptMismatches` of each collection).
         public var mismatches: [Mismatch] { collections.flatMap(\.mismatches) }
+        /// Every mismatch found, kept or only counted.
+        public var mismatchCount: Int { collections.reduce(0) { $0 + $1.mismatchCount } }
     }
 
     public var plan: MigrationPlan
@@ -74,7 +89,7 @@ public struct Verifier: Sendable {
         let target = c.targetName
         var report = CollectionReport(source: c.source.name, target: target, sourceRows: c.liveRows)
         func fail(_ what: String, partition: String? = nil, id: Int64? = nil) {
-            report.mismatches.append(Mismatch(collection: target, partition: partition, id: id, what: what))
+            report.record(Mismatch(collection: target, partition: partition, id: id, what: what))
         }
         guard try await client.hasCollection(target) else {
             fail("does not exist in Milvus at \(client.endpoint)")
@@ -170,7 +185,7 @@ public struct Verifier: Sendable {
             let ids = try await source.open(layout.idsFile)
             let vectors = try await source.open(layout.vectorsFile)
             func row(_ live: Int64) async throws -> (Int64, [UInt8]) {
-                let physical = Verifier.physicalRow(live: live, deleted: layout.deleted.offsets)
+                let physical = layout.deleted.physicalRow(live: live)
                 let idBytes = try await ids.read(at: 8 + physical * 8, count: 8)
                 let id = idBytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
                 return (id, try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow))
@@ -178,8 +193,6 @@ public struct Verifier: Sendable {
             var rows: [(Int64, [UInt8])] = []
             if everything {
                 var physical: Int64 = 0
-                var nextDeleted = 0
-                let deleted = layout.deleted.offsets
                 // Sequential reads in chunks of physical rows, deleted rows skipped.
                 while physical < layout.totalRows {
                     let n = Int(min(Int64(chunkRows), layout.totalRows - physical))
@@ -187,10 +200,7 @@ public struct Verifier: Sendable {
                     let vectorChunk = try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: n * layout.bytesPerRow)
                     for i in 0..<n {
                         let p = physical + Int64(i)
-                        if nextDeleted < deleted.count && Int64(deleted[nextDeleted]) == p {
-                            nextDeleted += 1
-                            continue
-                        }
+                        if layout.deleted.contains(p) { continue }
                         let id = idChunk.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
                         rows.append((id, Array(vectorChunk[(i * layout.bytesPerRow)..<((i + 1) * layout.bytesPerRow)])))
                     }
@@ -214,15 +224,9 @@ public struct Verifier: Sendable {
         }
     }
 
-    /// The physical row of the k-th live row, skipping the sorted deleted offsets.
-    static func physicalRow(live k: Int64, deleted: [Int32]) -> Int64 {
-        // deleted[i] - i is non-decreasing; count the offsets with deleted[i] - i <= k.
-        var low = 0, high = deleted.count
-        while low < high {
-            let mid = (low + high) / 2
-            if Int64(deleted[mid]) - Int64(mid) <= k { low = mid + 1 } else { high = mid }
-        }
-        return k + Int64(low)
+    /// The physical row of the k-th live row, skipping the deleted rows.
+    static func physicalRow(live k: Int64, deleted: DeletedOffsets) -> Int64 {
+        deleted.physicalRow(live: k)
     }
 
     static func describe(_ bytes: [UInt8], kind: VectorKind) -> String {
@@ -254,7 +258,7 @@ extension Verifier.Report {
         var table = TextTable(headers: ["collection", "2.x collection", "partition", "source rows", "Milvus rows", "result"], numeric: [3, 4])
         for c in collections {
             table.add([c.source, c.target, "(all)", Format.count(c.sourceRows), Format.count(c.targetRows),
-                       c.mismatches.isEmpty ? "ok" : "\(c.mismatches.count) mismatch(es)"])
+                       c.mismatchCount == 0 ? "ok" : "\(c.mismatchCount) mismatch(es)"])
             for p in c.partitions {
                 table.add(["", "", p.name, Format.count(p.source), Format.count(p.target), p.source == p.target ? "ok" : "COUNT DIFFERS"])
             }
@@ -262,18 +266,19 @@ extension Verifier.Report {
         var out = table.render() + "\n"
         let compared = collections.reduce(0) { $0 + $1.rowsCompared }
         out += "\n\(compared) row(s) compared by id and vector bytes (\(full ? "every live row" : "random sample")).\n"
-        if mismatches.isEmpty {
+        if mismatchCount == 0 {
             out += "Milvus matches the source.\n"
         } else {
-            out += "Mismatches (\(mismatches.count)):\n" + mismatches.prefix(200).map { "  - \($0)" }.joined(separator: "\n") + "\n"
-            if mismatches.count > 200 { out += "  … and \(mismatches.count - 200) more\n" }
+            out += "Mismatches (\(mismatchCount)):\n" + mismatches.map { "  - \($0)" }.joined(separator: "\n") + "\n"
+            if mismatchCount > mismatches.count { out += "  … and \(mismatchCount - mismatches.count) more (the first \(Verifier.keptMismatches) of each collection are listed)\n" }
         }
         return out
     }
 
     public var json: JSONValue {
         .object([
-            ("ok", .bool(mismatches.isEmpty)),
+            ("ok", .bool(mismatchCount == 0)),
+            ("mismatchCount", .integer(mismatchCount)),
             ("full", .bool(full)),
             ("collections", .array(collections.map { c in
                 .object([
@@ -282,6 +287,7 @@ extension Verifier.Report {
                     ("sourceRows", .int(c.sourceRows)),
                     ("targetRows", .int(c.targetRows)),
                     ("rowsCompared", .integer(c.rowsCompared)),
+                    ("mismatchCount", .integer(c.mismatchCount)),
                     ("partitions", .array(c.partitions.map { p in
                         .object([("name", .string(p.name)), ("sourceRows", .int(p.source)), ("targetRows", .int(p.target))])
                     })),
