@@ -59,8 +59,34 @@ public struct NumPyHeader: Sendable, Equatable {
         return out
     }
 
-    public var rowBytes: Int64 { shape.dropFirst().reduce(Int64(dtype.itemSize), *) }
-    public var payloadBytes: Int64 { (shape.first ?? 0) * rowBytes }
+    /// Bytes of one row, or nil when a dimension is negative or the product overflows (a shape
+    /// read from a file is untrusted).
+    public var checkedRowBytes: Int64? {
+        var bytes = Int64(dtype.itemSize)
+        for d in shape.dropFirst() {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            bytes = p
+        }
+        return bytes
+    }
+
+    /// Bytes of the whole array, or nil when a dimension is negative or the size overflows.
+    public var checkedPayloadBytes: Int64? {
+        let rows = shape.first ?? 0
+        guard let row = checkedRowBytes, rows >= 0 else { return nil }
+        let (p, overflow) = rows.multipliedReportingOverflow(by: row)
+        return overflow ? nil : p
+    }
+
+    /// The headers this tool writes always have a valid size; a parsed header has been checked
+    /// by `NumPyFile.parse`. Saturates instead of trapping otherwise.
+    public var rowBytes: Int64 { checkedRowBytes ?? Int64.max }
+    public var payloadBytes: Int64 { checkedPayloadBytes ?? Int64.max }
     /// Header plus payload: the size of the whole file.
-    public var fileSize: Int64 { Int64(encoded().count) + payloadBytes }
+    public var fileSize: Int64 {
+        let (sum, overflow) = Int64(encoded().count).addingReportingOverflow(payloadBytes)
+        return overflow ? Int64.max : sum
+    }
 }

@@ -85,9 +85,15 @@ public final class S3SourceFile: SourceFile, @unchecked Sendable {
             return nil
         }
         var got: Int
+        // A failed read-ahead is redone directly (which reports a wrong answer as such).
         if let ahead, let bytes = try? await ahead.value {
-            bytes.withUnsafeBytes { buffer.copyMemory(from: $0) }
-            got = bytes.count
+            // Never trust the answer's length: copy only what fits, and only when it is exactly the range.
+            guard bytes.count == count else {
+                throw MigrationError.storage(location: client.display(key), operation: "GetObject", message:
+                    "the answer to a read of \(count) bytes at offset \(offset) carried \(bytes.count) bytes")
+            }
+            bytes.withUnsafeBytes { src in buffer.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: count) }
+            got = count
         } else {
             got = try await client.getObject(key, at: offset, into: buffer)
         }

@@ -67,9 +67,18 @@ public final class LocalFile: SourceFile, @unchecked Sendable {
     public let size: Int64
     private let fd: Int32
 
+    /// Opens a regular file (a symlink is followed to one). Anything else (a FIFO, a socket, a
+    /// device, a folder) is refused with a `.io` error naming the path, without blocking: the kind
+    /// is checked with `stat` before the open, and the open itself is non-blocking with an
+    /// `fstat` after it, so a file swapped for a FIFO in between cannot block either.
     public init(path: String) throws {
         self.path = path
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        var before = stat()
+        guard stat(path, &before) == 0 else { throw MigrationError.io(path: path, operation: "open", reason: errnoText()) }
+        guard (before.st_mode & S_IFMT) == S_IFREG else {
+            throw MigrationError.io(path: path, operation: "open", reason: LocalFile.notRegular(before.st_mode))
+        }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw MigrationError.io(path: path, operation: "open", reason: errnoText()) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -79,10 +88,28 @@ public final class LocalFile: SourceFile, @unchecked Sendable {
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             Glibc.close(fd)
-            throw MigrationError.io(path: path, operation: "read", reason: "not a regular file")
+            throw MigrationError.io(path: path, operation: "open", reason: LocalFile.notRegular(info.st_mode))
         }
+        // O_NONBLOCK means nothing for a regular file; cleared all the same.
+        let flags = fcntl(fd, F_GETFL)
+        if flags >= 0 { _ = fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) }
         self.fd = fd
         self.size = Int64(info.st_size)
+    }
+
+    /// "not a regular file (a FIFO)": the reason for refusing a file of this kind.
+    static func notRegular(_ mode: mode_t) -> String {
+        let kind: String
+        switch mode & S_IFMT {
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFDIR: kind = "a folder"
+        case S_IFSOCK: kind = "a socket"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFLNK: kind = "a symbolic link"
+        default: kind = "a special file"
+        }
+        return "not a regular file (it is \(kind)); only regular files are read"
     }
 
     public var localDescriptor: Int32? { fd }

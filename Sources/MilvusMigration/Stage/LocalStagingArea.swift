@@ -36,20 +36,46 @@ public struct LocalStagingArea: StagingArea {
     }
 
     public func readSmallFile(_ path: String) async throws -> [UInt8]? {
-        guard FileManager.default.fileExists(atPath: full(path)) else { return nil }
-        do {
-            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: full(path))))
-        } catch {
-            throw MigrationError.io(path: full(path), operation: "read", reason: (error as NSError).localizedDescription)
-        }
+        var info = stat()
+        guard lstat(full(path), &info) == 0 || errno != ENOENT else { return nil }
+        // LocalFile refuses a FIFO or a folder under this name without blocking.
+        let file = try LocalFile(path: full(path))
+        return try file.readSync(at: 0, count: Int(file.size))
     }
 
+    /// The small files the tool writes at the staging root (`writeSmallFile`).
+    static let smallFiles = ["journal.json", "meta.json"]
+
+    /// Removes what an interrupted run of this tool left, and nothing else: `<file>.npy.partial`
+    /// under `tables/` (the folders the dump owns), and the temporaries of `journal.json` and
+    /// `meta.json` at the root (exactly `<name>.tmp-<pid>-<8 hex>`). Only regular files are
+    /// removed; symbolic links are neither followed nor removed. Other files (a user's
+    /// `backup.tmp-keep`, anything outside `tables/`) are left alone.
     public func removeLeftovers() async throws -> Int {
-        guard let walker = FileManager.default.enumerator(atPath: root) else { return 0 }
         var removed = 0
-        while let name = walker.nextObject() as? String {
-            if name.hasSuffix(LocalStagingArea.partialSuffix) || name.contains(".tmp-") {
-                if unlink(full(name)) == 0 { removed += 1 }
+        func isRegular(_ path: String) -> Bool {
+            var info = stat()
+            return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        where LocalStagingArea.smallFiles.contains(where: { AtomicFile.isTemporary(name, of: $0) }) && isRegular(full(name)) {
+            if unlink(full(name)) == 0 { removed += 1 }
+        }
+        // Depth-first through real folders only.
+        var folders = ["tables"]
+        while let folder = folders.popLast() {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: full(folder))) ?? [] {
+                let relative = "\(folder)/\(name)"
+                var info = stat()
+                guard lstat(full(relative), &info) == 0 else { continue }
+                switch info.st_mode & S_IFMT {
+                case S_IFDIR:
+                    folders.append(relative)
+                case S_IFREG where name.hasSuffix(".npy\(LocalStagingArea.partialSuffix)"):
+                    if unlink(full(relative)) == 0 { removed += 1 }
+                default:
+                    break
+                }
             }
         }
         return removed
@@ -68,7 +94,11 @@ final class LocalStagedFile: StagedFile, @unchecked Sendable {
         self.final = final
         temporary = final + LocalStagingArea.partialSuffix
         try AtomicFile.createDirectory((final as NSString).deletingLastPathComponent)
-        fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A leftover under this name (ours: `.npy.partial` in the dump's folders) is replaced,
+        // never followed or opened: a symlink or a FIFO there could neither redirect the write
+        // nor block it.
+        unlink(temporary)
+        fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw MigrationError.io(path: temporary, operation: "create", reason: errnoText()) }
     }
 

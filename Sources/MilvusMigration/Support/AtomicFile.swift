@@ -9,7 +9,7 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try createDirectory(directory.isEmpty ? "." : directory)
-        let temporary = "\(path).tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let temporary = temporaryName(for: path)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw MigrationError.io(path: temporary, operation: "create", reason: errnoText()) }
         var ok = false
@@ -24,6 +24,22 @@ public enum AtomicFile {
         guard rename(temporary, path) == 0 else { throw MigrationError.io(path: path, operation: "rename into place", reason: errnoText()) }
         ok = true
         syncDirectory(directory.isEmpty ? "." : directory)
+    }
+
+    /// `<path>.tmp-<pid>-<8 hex digits>`: the name `write` gives its temporary file.
+    static func temporaryName(for path: String) -> String {
+        "\(path).tmp-\(getpid())-\(UUID().uuidString.prefix(8))"
+    }
+
+    /// Whether `name` is a temporary file `write` made for `target` (a file name, no folder):
+    /// exactly `<target>.tmp-<digits>-<8 hex digits>`, nothing looser.
+    static func isTemporary(_ name: String, of target: String) -> Bool {
+        let prefix = "\(target).tmp-"
+        guard name.hasPrefix(prefix) else { return false }
+        let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+        guard rest.count == 2, !rest[0].isEmpty, rest[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+              rest[1].count == 8, rest[1].allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return false }
+        return true
     }
 
     public static func createDirectory(_ path: String) throws {

@@ -330,26 +330,7 @@ extension MilvusClient {
         try check(r.status, "Query", subject: subject)
         guard let idData = r.fieldsData.first(where: { $0.fieldName == idField }),
               let vectorData = r.fieldsData.first(where: { $0.fieldName == vectorField }) else { return [] }
-        let gotIds = idData.scalars.longData.data
-        let vectors = vectorData.vectors
-        var rows: [(Int64, [UInt8])] = []
-        switch vectors.data {
-        case .floatVector(let array)?:
-            let dim = Int(vectors.dim)
-            for (i, id) in gotIds.enumerated() {
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(dim * 4)
-                for v in array.data[(i * dim)..<((i + 1) * dim)] { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-                rows.append((id, bytes))
-            }
-        case .binaryVector(let data)?:
-            let width = Int(vectors.dim) / 8
-            let all = [UInt8](data)
-            for (i, id) in gotIds.enumerated() { rows.append((id, Array(all[(i * width)..<((i + 1) * width)]))) }
-        default:
-            break
-        }
-        return rows
+        return try QueryRows.decode(ids: idData.scalars.longData.data, vectors: vectorData.vectors, subject: subject)
     }
 
     /// `count(*)` with Strong consistency (needs a loaded collection).

@@ -117,6 +117,7 @@ public struct S3Client: Sendable {
     func send(_ operation: String, method: HTTPMethod, key: String?, query: [(String, String)] = [],
               headers: [(String, String)] = [], body: Body = .none, accept: Set<Int> = [200],
               limit: Int = 64 << 20, expectedBytes: Int64 = 0,
+              precheck: ((Int, HTTPHeaders) throws -> Void)? = nil,
               sink: ((HTTPClientResponse.Body) async throws -> Void)? = nil) async throws -> Response {
         var payloadHash: String?
         switch body {
@@ -130,6 +131,7 @@ public struct S3Client: Sendable {
         // Time for the request itself plus one second per MiB sent or expected back.
         let timeout = settings.requestTimeout + Double(body.length + expectedBytes) / Double(1 << 20)
         var attempt = 0
+        var refreshedCredentials = false
         while true {
             attempt += 1
             try Task.checkCancellation()
@@ -141,11 +143,20 @@ public struct S3Client: Sendable {
                 let response = try await s3HTTPClient.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
                 let status = Int(response.status.code)
                 if accept.contains(status) {
+                    // An answer that cannot be right (e.g. a ranged read answered with the whole
+                    // object) fails before its body is read: not retried, never copied.
+                    try precheck?(status, response.headers)
                     if let sink {
                         try await sink(response.body)
                         return Response(status: status, headers: response.headers, body: [])
                     }
-                    let bytes = method == .HEAD ? [] : Array(buffer: try await response.body.collect(upTo: limit))
+                    let bytes: [UInt8]
+                    do {
+                        bytes = method == .HEAD ? [] : Array(buffer: try await response.body.collect(upTo: limit))
+                    } catch is NIOTooManyBytesError {
+                        throw MigrationError.storage(location: display(key), operation: operation, message:
+                            "the answer from \(settings.endpointDescription) is larger than \(limit) bytes, the most this request accepts")
+                    }
                     // CompleteMultipartUpload may answer 200 with an error inside.
                     if method == .POST, status == 200, bytes.count < 4096, let error = S3ErrorBody(bytes), error.isEmbeddedError {
                         if error.isRetryable && attempt < attempts {
@@ -159,6 +170,16 @@ public struct S3Client: Sendable {
                 }
                 let bytes = method == .HEAD ? [] : Array(buffer: (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer())
                 let error = S3ErrorBody(bytes)
+                // Temporary credentials refused as expired or unknown: fetch new ones and resend
+                // at once (once per request; the attempt is not counted).
+                if let refresher = settings.refresher, !refreshedCredentials, [400, 403].contains(status),
+                   S3Client.expiredCredentialCodes.contains(error?.code ?? "") {
+                    refreshedCredentials = true
+                    await refresher.invalidate(accessKey: credentials.accessKey)
+                    logger.notice("\(operation) \(display(key)): \(error?.code ?? "") for the temporary credentials of \(refresher.origin); fetching new ones")
+                    attempt -= 1
+                    continue
+                }
                 let retryable = [500, 502, 503, 504, 429].contains(status) || (error?.isRetryable ?? false)
                 guard retryable && attempt < attempts else {
                     throw failure(operation, key: key, status: status, headers: response.headers, body: bytes, credentials: credentials)
@@ -178,6 +199,9 @@ public struct S3Client: Sendable {
             try await backoff(operation, key: key, attempt: attempt, reason: retryReason)
         }
     }
+
+    /// Error codes meaning "these (temporary) credentials are no longer valid".
+    static let expiredCredentialCodes: Set<String> = ["ExpiredToken", "InvalidToken", "InvalidAccessKeyId", "TokenRefreshRequired", "InvalidClientTokenId"]
 
     /// The keys to sign with: fixed ones, or the refresher's current temporary ones.
     func currentCredentials() async throws -> S3Credentials {
@@ -318,40 +342,115 @@ public struct S3Client: Sendable {
         return ObjectInfo(key: key, size: size, etag: response.headers.first(name: "etag"))
     }
 
-    /// The object's bytes (or the `range`), or nil when it does not exist.
+    /// The object's bytes (or the `range`), or nil when it does not exist. A ranged answer is
+    /// checked against the request (`checkRange`): exactly the bytes asked for (fewer only where
+    /// the object ends), never more, or a `.storage` error naming the object.
     public func getObject(_ key: String, range: Range<Int64>? = nil, limit: Int = 256 << 20) async throws -> [UInt8]? {
         var headers: [(String, String)] = []
         if let range {
             guard !range.isEmpty else { return [] }
             headers.append(("range", "bytes=\(range.lowerBound)-\(range.upperBound - 1)"))
         }
-        let response = try await send("GetObject", method: .GET, key: key, headers: headers, accept: [200, 206, 404, 416], limit: limit,
-                                      expectedBytes: range.map { $0.upperBound - $0.lowerBound } ?? Int64(min(limit, 64 << 20)))
+        // A ranged read never collects more than it asked for (a server that ignores Range could
+        // otherwise send a whole object of any size).
+        var rangeCheck: ((Int, HTTPHeaders) throws -> Void)?
+        if let range {
+            rangeCheck = { status, headers in
+                _ = try self.checkRange(key, status: status, headers: headers, offset: range.lowerBound, count: range.upperBound - range.lowerBound)
+            }
+        }
+        let collectLimit = range.map { Int(clamping: min(Int64(limit), $0.upperBound - $0.lowerBound)) } ?? limit
+        let response = try await send("GetObject", method: .GET, key: key, headers: headers, accept: [200, 206, 404, 416], limit: collectLimit,
+                                      expectedBytes: range.map { $0.upperBound - $0.lowerBound } ?? Int64(min(limit, 64 << 20)),
+                                      precheck: rangeCheck)
         switch response.status {
         case 404: return nil
         case 416: return []
-        default: return response.body
+        default:
+            if let range {
+                let expected = try checkRange(key, status: response.status, headers: response.headers, offset: range.lowerBound, count: range.upperBound - range.lowerBound)
+                guard Int64(response.body.count) == expected else {
+                    throw MigrationError.storage(location: display(key), operation: "GetObject", message:
+                        "the answer to a read of bytes \(range.lowerBound)-\(range.upperBound - 1) carried \(response.body.count) bytes, \(expected) announced")
+                }
+            }
+            return response.body
         }
     }
 
     /// Fills `buffer` from `offset` with one ranged GET (retried whole). Returns the bytes the
-    /// object had there (fewer than `buffer.count` when it ends first).
+    /// object had there (fewer than `buffer.count` when it ends first). The answer must be a `206`
+    /// whose `Content-Range` starts at `offset` and ends within the buffer (or a `200` that is
+    /// provably the whole object and exactly the range, at offset 0); the body is never copied
+    /// past the buffer.
     public func getObject(_ key: String, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer) async throws -> Int {
         guard buffer.count > 0 else { return 0 }
         let box = FillTarget(buffer, location: display(key))
+        let count = Int64(buffer.count)
         let response = try await send("GetObject", method: .GET, key: key,
-                                      headers: [("range", "bytes=\(offset)-\(offset + Int64(buffer.count) - 1)")],
-                                      accept: [206, 200, 416], expectedBytes: Int64(buffer.count)) { body in
+                                      headers: [("range", "bytes=\(offset)-\(offset + count - 1)")],
+                                      accept: [206, 200, 416], expectedBytes: count,
+                                      precheck: { status, headers in _ = try self.checkRange(key, status: status, headers: headers, offset: offset, count: count) }) { body in
             box.filled = 0
             for try await chunk in body {
                 try box.append(chunk)
             }
         }
         if response.status == 416 { return 0 }
-        if response.status == 200 && offset > 0 {
-            throw MigrationError.storage(location: display(key), operation: "GetObject", message: "the server ignored the byte range")
+        let expected = try checkRange(key, status: response.status, headers: response.headers, offset: offset, count: count)
+        guard Int64(box.filled) == expected else {
+            throw MigrationError.storage(location: display(key), operation: "GetObject", message:
+                "the answer to a read of bytes \(offset)-\(offset + count - 1) carried \(box.filled) bytes, \(expected) announced (connection cut short?)")
         }
         return box.filled
+    }
+
+    /// Checks the status and headers of an answer to a ranged GET of `count` bytes at `offset`
+    /// before its body is read, and returns how many body bytes it must carry. Accepted: `206`
+    /// with `Content-Range: bytes offset-end/total`, `end` within the request (the object may end
+    /// first) and a matching `Content-Length`; `200` only when it is the whole object and exactly
+    /// the range (offset 0, the object no longer than the request). Anything else (a server or
+    /// proxy that ignores `Range`) is a `.storage` error naming the object; 416 and errors pass.
+    func checkRange(_ key: String, status: Int, headers: HTTPHeaders, offset: Int64, count: Int64) throws -> Int64 {
+        guard status == 200 || status == 206 else { return 0 }
+        let asked = "bytes \(offset)-\(offset + count - 1)"
+        func refuse(_ why: String) -> MigrationError {
+            .storage(location: display(key), operation: "GetObject", message: "\(why) to a request for \(asked); ranged reads are required (a proxy in between that ignores Range?)")
+        }
+        let length = headers.first(name: "content-length").flatMap { Int64($0.trimmingCharacters(in: .whitespaces)) }
+        if status == 200 {
+            guard let length, length >= 0 else { throw refuse("HTTP 200 without a Content-Length") }
+            guard offset == 0, length <= count else {
+                throw refuse("the server ignored the byte range: HTTP 200 with the whole object (\(length) bytes)")
+            }
+            return length
+        }
+        guard let text = headers.first(name: "content-range"), let parsed = S3Client.parseContentRange(text) else {
+            throw refuse("HTTP 206 without a readable Content-Range (\(headers.first(name: "content-range") ?? "none"))")
+        }
+        guard parsed.start == offset, parsed.end >= parsed.start, parsed.end <= offset + count - 1,
+              parsed.total.map({ parsed.end < $0 && (parsed.end == offset + count - 1 || parsed.end == $0 - 1) }) ?? (parsed.end == offset + count - 1) else {
+            throw refuse("HTTP 206 with Content-Range '\(text)'")
+        }
+        let expected = parsed.end - parsed.start + 1
+        if let length, length != expected {
+            throw refuse("HTTP 206 with Content-Range '\(text)' but Content-Length \(length)")
+        }
+        return expected
+    }
+
+    /// `bytes start-end/total` (total may be `*`).
+    static func parseContentRange(_ text: String) -> (start: Int64, end: Int64, total: Int64?)? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard trimmed.lowercased().hasPrefix("bytes ") else { return nil }
+        let rest = trimmed.dropFirst(6).trimmingCharacters(in: .whitespaces)
+        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2 else { return nil }
+        let bounds = parts[0].split(separator: "-", omittingEmptySubsequences: false)
+        guard bounds.count == 2, let start = Int64(bounds[0]), let end = Int64(bounds[1]), start >= 0 else { return nil }
+        if parts[1] == "*" { return (start, end, nil) }
+        guard let total = Int64(parts[1]), total >= 0 else { return nil }
+        return (start, end, total)
     }
 
     /// A buffer a response body is copied into, with its fill level (one request at a time).

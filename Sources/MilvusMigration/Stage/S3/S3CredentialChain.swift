@@ -11,6 +11,8 @@ public actor S3CredentialRefresher {
     public nonisolated let origin: String
     private let fetch: Fetch
     private var cached: (S3Credentials, Date?)?
+    /// The fetch under way: concurrent callers wait for it instead of fetching again.
+    private var inFlight: Task<(S3Credentials, Date?), Error>?
     /// How many times credentials were fetched (tests).
     public private(set) var fetches = 0
 
@@ -23,10 +25,25 @@ public actor S3CredentialRefresher {
         if let (credentials, expiry) = cached, expiry.map({ $0.timeIntervalSinceNow > 300 }) ?? true {
             return credentials
         }
-        let fresh = try await fetch()
-        fetches += 1
-        cached = fresh
-        return fresh.0
+        if let inFlight { return try await inFlight.value.0 }
+        let task = Task { try await fetch() }
+        inFlight = task
+        do {
+            let fresh = try await task.value
+            fetches += 1
+            cached = fresh
+            inFlight = nil
+            return fresh.0
+        } catch {
+            inFlight = nil
+            throw error
+        }
+    }
+
+    /// The server refused `accessKey` as expired or unknown (it expired earlier than announced,
+    /// or the clocks differ): forget it, so the next `current()` fetches new credentials.
+    public func invalidate(accessKey: String) {
+        if cached?.0.accessKey == accessKey { cached = nil }
     }
 }
 

@@ -73,11 +73,13 @@ public struct S3StagingArea: StagingArea {
         try await client.getObject(key(path))
     }
 
-    /// Aborts the unfinished multipart uploads under the root (a killed run's half files).
-    /// Another dump writing to the same prefix at the same time would lose its uploads too;
-    /// as with a local folder, one dump per output prefix at a time.
+    /// Aborts the unfinished multipart uploads of the tool's own files (a killed run's half
+    /// files): `.npy` keys under `<root>/tables/`, the only ones it uploads in parts. Other
+    /// uploads, even under the root, are not touched. Another dump writing to the same prefix at
+    /// the same time would lose its uploads too; as with a local folder, one dump per output
+    /// prefix at a time.
     public func removeLeftovers() async throws -> Int {
-        let uploads = try await client.listMultipartUploads(prefix: "\(root)/")
+        let uploads = try await client.listMultipartUploads(prefix: "\(root)/tables/").filter { $0.key.hasSuffix(".npy") }
         for upload in uploads {
             try await client.abortMultipartUpload(upload.key, uploadId: upload.uploadId)
         }
