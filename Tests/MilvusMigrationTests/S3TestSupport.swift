@@ -125,7 +125,11 @@ final class LocalServer: @unchecked Sendable {
     /// The fault proxy in front of `target`: logs each request as "METHOD PATH" to `requestLog`;
     /// `mode` slowdown|drop|stall applies to the first `count` requests; slow delays every request
     /// after the first `count` by `stallSeconds`; lose-complete forwards the
-    /// first `count` CompleteMultipartUpload requests and then drops the connection unanswered.
+    /// first `count` CompleteMultipartUpload requests and then drops the connection unanswered;
+    /// error500 answers the first `count` requests with 500 InternalError / 503 ServiceUnavailable
+    /// in turn; reset-body cuts the first `count` GET answers with a body after half of it (TCP
+    /// reset); ignore-range drops the `Range` header of GETs whose range starts at byte `count`
+    /// or later, so moto answers 200 with the whole object (a server that ignores Range).
     static func proxy(to target: Int, dir: TempDir, mode: String = "pass", count: Int = 0, stallSeconds: Double = 0,
                       port: Int? = nil) throws -> LocalServer {
         let script = dir.sub("faultproxy.py")
@@ -150,11 +154,12 @@ final class LocalServer: @unchecked Sendable {
 
 /// A tiny HTTP/1.1 proxy (Python standard library only) that forwards to moto and injects faults.
 let faultProxyScript = #"""
-import http.client, http.server, socket, sys, threading, time
+import http.client, http.server, socket, struct, sys, threading, time
 listen, target, mode, count, stall, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), sys.argv[6]
 lock = threading.Lock()
 seen = [0]
 losses = [0]
+resets = [0]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -175,6 +180,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(data)
             return
+        if n <= count and mode == "error500":
+            code, status = ("InternalError", 500) if n % 2 else ("ServiceUnavailable", 503)
+            data = ("<Error><Code>%s</Code><Message>storm</Message></Error>" % code).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if n <= count and mode == "drop":
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -190,8 +203,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if n > count and mode == "slow":
             time.sleep(stall)
+        headers = dict(self.headers.items())
+        if mode == "ignore-range" and self.command == "GET":
+            for k in [k for k in headers if k.lower() == "range"]:
+                start = headers[k].split("=", 1)[-1].split("-", 1)[0]
+                if start.isdigit() and int(start) >= count:
+                    del headers[k]
         conn = http.client.HTTPConnection("127.0.0.1", target, timeout=60)
-        conn.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+        conn.request(self.command, self.path, body=body, headers=headers)
         r = conn.getresponse()
         data = r.read()
         if lose:
@@ -209,6 +228,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.send_header("Content-Length", str(len(data)))
         self.end_headers()
+        cut = False
+        if mode == "reset-body" and self.command == "GET" and r.status in (200, 206) and len(data) > 1:
+            with lock:
+                cut = resets[0] < count
+                resets[0] += 1
+        if cut:
+            # Half the body, then a TCP reset: the client sees the connection die mid-body.
+            self.wfile.write(data[:len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            conn.close()
+            return
         if self.command != "HEAD":
             self.wfile.write(data)
         conn.close()
