@@ -16,6 +16,25 @@ struct MilvusMigrationCLI: AsyncParsableCommand {
         version: MilvusMigrationVersion.current,
         subcommands: [Export.self, Plan.self, Dump.self, Load.self, Start.self, Verify.self, Sample.self, Version.self]
     )
+
+    /// ArgumentParser's own main, except that a command-line error (unknown option, a value
+    /// that is not a number, a missing argument) exits 2 like every other usage error.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
 enum MilvusMigrationVersion {

@@ -32,8 +32,8 @@ struct Verify: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(name: .long, help: "Rows compared per collection (random sample).")
-    var sample: Int = 1000
+    @Option(name: .long, help: "Rows compared per collection (random sample, default 1000, at most 1000000).")
+    var sample: Int?
 
     @Flag(name: .long, help: "Compare every live row.")
     var full = false
@@ -48,7 +48,8 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            guard sample > 0 else { throw MigrationError.usage("--sample must be positive") }
+            if full && sample != nil { throw MigrationError.usage("--sample and --full exclude each other (--full compares every row)") }
+            let sample = try CLINumbers.check("--sample", self.sample ?? 1000, 1...1_000_000)
             let config = try options.loadConfig([.meta, .source, .milvus])
             let (plan, source) = try await Pipelines.plan(config, options)
             var verify = Verifier.Options()

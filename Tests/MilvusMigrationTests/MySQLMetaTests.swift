@@ -179,10 +179,11 @@ final class ScratchDatabase {
     let admin: MySQLConnection
     private var users: [String] = []
 
-    init() throws {
+    /// `admin`: a connection to another server than the test command's (default: that one).
+    init(admin: MySQLConnection? = nil) throws {
         name = "mm_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        admin = try MariaDBTestServer.admin()
-        try admin.execute("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
+        self.admin = try admin ?? MariaDBTestServer.admin()
+        try self.admin.execute("CREATE DATABASE `\(name)` CHARACTER SET utf8mb4")
     }
 
     /// A fresh database with the 1.x MySQL schema and the rows of a 1.x `meta.sqlite`.

@@ -1,3 +1,4 @@
+import CYaml
 import Foundation
 import Yams
 
@@ -24,15 +25,24 @@ struct ConfigDocument {
     /// Key paths whose value is a user-defined mapping, not more config keys.
     static let mapKeys: Set<String> = ["target.milvus2x.collections"]
 
+    /// Key paths whose value is a credential: errors never show any part of their value.
+    static let secretKeys: Set<String> = [
+        "target.milvus2x.password", "meta.mysqlurl",
+        "source.remote.ak", "source.remote.sk", "target.remote.ak", "target.remote.sk",
+    ]
+
     init(file: String, text: String, environment: [String: String]) throws {
         self.file = file
+        // Syntax errors, anchors and aliases are found on libyaml's event stream first, so no
+        // node tree is built from a document that could expand (and no error echoes a line).
+        try ConfigDocument.preflight(text, file: file)
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
         } catch let error as YamlError {
-            throw MigrationError.config(file: file, key: "", message: "not valid YAML: \(error)")
+            throw ConfigDocument.describe(error, file: file)
         } catch {
-            throw MigrationError.config(file: file, key: "", message: "not valid YAML: \(error)")
+            throw MigrationError.config(file: file, key: "", message: "not valid YAML")
         }
         guard let node else { return }
         guard case .mapping = node else {
@@ -42,6 +52,16 @@ struct ConfigDocument {
     }
 
     private mutating func flatten(_ node: Node, prefix: String, original: String, environment: [String: String]) throws {
+        if !prefix.isEmpty, MigrationConfig.knownKeys.contains(prefix), !ConfigDocument.mapKeys.contains(prefix) {
+            switch node {
+            case .mapping:
+                throw MigrationError.config(file: file, key: original, message: "expected a single value, got a mapping (quote the value if it contains ': ')")
+            case .sequence:
+                throw MigrationError.config(file: file, key: original, message: "expected a single value, got a list")
+            default:
+                break
+            }
+        }
         switch node {
         case .mapping(let mapping):
             if ConfigDocument.mapKeys.contains(prefix) {
@@ -114,6 +134,9 @@ struct ConfigDocument {
                 out += value
             } else if let fallback {
                 out += fallback
+            } else if ConfigDocument.secretKeys.contains(key.lowercased()) && text != "${\(name)}" {
+                // The text may be a literal credential that happens to contain "${": name nothing of it.
+                throw MigrationError.config(file: file, key: key, message: "the value refers to an environment variable that is not set (its name is not shown because the value is secret; write $$ for a literal $)")
             } else {
                 throw MigrationError.config(file: file, key: key, message: "environment variable \(name) is not set (referenced as ${\(name)})")
             }
@@ -121,6 +144,73 @@ struct ConfigDocument {
         }
         out += rest
         return out
+    }
+
+    // MARK: Syntax check without expansion
+
+    /// One pass over libyaml's parser events (constant memory, nothing built): refuses anchors,
+    /// aliases and multi-document files, and reports a syntax error as file:line:column with
+    /// libyaml's problem text only (Yams' own message quotes the source line, which may hold a
+    /// credential).
+    static func preflight(_ text: String, file: String) throws {
+        let parser = UnsafeMutablePointer<yaml_parser_t>.allocate(capacity: 1)
+        defer { parser.deallocate() }
+        guard yaml_parser_initialize(parser) == 1 else {
+            throw MigrationError.config(file: file, key: "", message: "cannot start the YAML parser (out of memory)")
+        }
+        defer { yaml_parser_delete(parser) }
+        var bytes = Array(text.utf8)
+        if bytes.isEmpty { bytes = [0x0A] }
+        try bytes.withUnsafeBufferPointer { buffer in
+            yaml_parser_set_input_string(parser, buffer.baseAddress, buffer.count)
+            yaml_parser_set_encoding(parser, YAML_UTF8_ENCODING)
+            var documents = 0
+            while true {
+                var event = yaml_event_t()
+                guard yaml_parser_parse(parser, &event) == 1 else {
+                    let p = parser.pointee
+                    let problem = p.problem.map { String(cString: $0) } ?? "syntax error"
+                    let context = p.context.map { " (\(String(cString: $0)) at line \(p.context_mark.line + 1))" } ?? ""
+                    throw MigrationError.config(file: "\(file):\(p.problem_mark.line + 1):\(p.problem_mark.column + 1)", key: "",
+                                                message: "not valid YAML: \(problem)\(context)")
+                }
+                defer { yaml_event_delete(&event) }
+                let mark = event.start_mark
+                let at = "\(file):\(mark.line + 1):\(mark.column + 1)"
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return
+                case YAML_DOCUMENT_START_EVENT:
+                    documents += 1
+                    if documents > 1 {
+                        throw MigrationError.config(file: at, key: "", message: "a second YAML document ('---'); migration.yaml holds one")
+                    }
+                case YAML_ALIAS_EVENT:
+                    throw MigrationError.config(file: at, key: "", message: "YAML aliases (*name) are not supported; write the value out")
+                case YAML_SCALAR_EVENT where event.data.scalar.anchor != nil,
+                     YAML_SEQUENCE_START_EVENT where event.data.sequence_start.anchor != nil,
+                     YAML_MAPPING_START_EVENT where event.data.mapping_start.anchor != nil:
+                    throw MigrationError.config(file: at, key: "", message: "YAML anchors (&name) are not supported; write the value out")
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    /// A Yams error as file:line:column and the problem, without the source snippet.
+    static func describe(_ error: YamlError, file: String) -> MigrationError {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return .config(file: "\(file):\(mark.line):\(mark.column)", key: "", message: "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(_, let context):
+            // The key text is not shown: in a mistyped file it may be a credential.
+            return .config(file: "\(file):\(context.mark.line):\(context.mark.column)", key: "", message: "this key is given twice in the same mapping")
+        case .reader(let problem, _, _, _):
+            return .config(file: file, key: "", message: "not valid YAML: \(problem)")
+        default:
+            return .config(file: file, key: "", message: "not valid YAML")
+        }
     }
 
     // MARK: Typed access

@@ -127,13 +127,49 @@ extension MigrationConfig {
     }
 
     public static func load(path: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> MigrationConfig {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw MigrationError.config(file: path, key: "", message: "cannot read the file (\((error as NSError).localizedDescription))")
+        return try parse(try readText(path), file: path, environment: environment)
+    }
+
+    /// The largest `migration.yaml` read (a real one is a few KB).
+    public static let maxFileBytes = 1 << 20
+
+    /// The file's text: a regular file (a FIFO or device would block or never end), at most
+    /// `maxFileBytes`, UTF-8.
+    static func readText(_ path: String) throws -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw MigrationError.config(file: path, key: "", message: "cannot read the file (\(errnoText()))")
         }
-        return try parse(text, file: path, environment: environment)
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            let what = (info.st_mode & S_IFMT) == S_IFDIR ? "a folder" : "not a regular file"
+            throw MigrationError.config(file: path, key: "", message: "cannot read the file (it is \(what))")
+        }
+        guard info.st_size <= maxFileBytes else {
+            throw MigrationError.config(file: path, key: "", message: "the file is \(info.st_size) bytes; a migration.yaml is at most \(maxFileBytes / 1024 / 1024) MiB")
+        }
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw MigrationError.config(file: path, key: "", message: "cannot read the file (\(errnoText()))")
+        }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: maxFileBytes + 1)
+        var filled = 0
+        while filled < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MigrationError.config(file: path, key: "", message: "cannot read the file (\(errnoText()))")
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        guard filled <= maxFileBytes else {
+            throw MigrationError.config(file: path, key: "", message: "the file is larger than \(maxFileBytes / 1024 / 1024) MiB; a migration.yaml is at most that")
+        }
+        guard let text = String(validating: bytes[0..<filled], as: UTF8.self) else {
+            throw MigrationError.config(file: path, key: "", message: "the file is not UTF-8 text")
+        }
+        return text
     }
 
     public static func parse(_ text: String, file: String, environment: [String: String] = [:]) throws -> MigrationConfig {

@@ -47,9 +47,10 @@ public enum MetaAssembler {
             }
             guard ok else { continue }
 
+            let bytesPerRow = (metric?.vectorKind ?? .float).bytesPerRow(dimension: Int(root.dimension))
             var partitions = [SourcePartition(
                 tableId: root.tableId, tag: nil, name: "_default",
-                segments: segments(of: root.tableId, files: filesByTable[root.tableId] ?? [], diagnostics: &diagnostics))]
+                segments: segments(of: root.tableId, files: filesByTable[root.tableId] ?? [], bytesPerRow: bytesPerRow, diagnostics: &diagnostics))]
 
             var namesTaken: [String: String] = ["_default": "(default partition)"]
             let tagged = (partitionsByRoot[root.tableId] ?? []).sorted { $0.partitionTag < $1.partitionTag }
@@ -72,7 +73,7 @@ public enum MetaAssembler {
                 namesTaken[name] = row.partitionTag
                 partitions.append(SourcePartition(
                     tableId: row.tableId, tag: row.partitionTag, name: name,
-                    segments: segments(of: row.tableId, files: filesByTable[row.tableId] ?? [], diagnostics: &diagnostics)))
+                    segments: segments(of: row.tableId, files: filesByTable[row.tableId] ?? [], bytesPerRow: bytesPerRow, diagnostics: &diagnostics)))
             }
 
             collections.append(SourceCollection(
@@ -81,7 +82,45 @@ public enum MetaAssembler {
                 indexFileSize: root.indexFileSize, createdOn: root.createdOn, version: root.version,
                 partitions: partitions))
         }
+        limitTotals(&collections, &diagnostics)
         return SourceMeta(collections: collections, origin: origin, diagnostics: diagnostics)
+    }
+
+    /// The largest total of rows a meta may claim (live plus deleted, all collections): sums of
+    /// row counts are then plain additions everywhere (reports, count checks), never a trap.
+    static let maxTotalRows = Int64.max / 4
+
+    /// A segment's `row_count`/`file_size` problem, if any: negative, or more rows than any file
+    /// could hold (rows × bytes per row past 2^63).
+    static func segmentSizeProblem(rowCount: Int64, fileSize: Int64, bytesPerRow: Int) -> String? {
+        if rowCount < 0 || fileSize < 0 { return "negative row_count (\(rowCount)) or file_size (\(fileSize))" }
+        let perRow = Int64(max(1, bytesPerRow)) + 8
+        if rowCount > Int64.max / perRow {
+            return "row_count \(rowCount) is impossible: that many rows of \(perRow) bytes exceed any file size"
+        }
+        return nil
+    }
+
+    /// Drops (with an error) every collection whose rows would push the meta's total past
+    /// `maxTotalRows`, counting for each segment the larger of its live rows and the rows its
+    /// `file_size` implies.
+    static func limitTotals(_ collections: inout [SourceCollection], _ diagnostics: inout [Diagnostic]) {
+        var total: Int64 = 0
+        collections.removeAll { c in
+            var sum = total
+            for s in c.segments {
+                let rows = max(s.rowCount, s.totalRows(bytesPerRow: c.bytesPerRow) ?? 0)
+                let (next, overflow) = sum.addingReportingOverflow(rows)
+                if overflow || next > maxTotalRows {
+                    diagnostics.append(.error("collection '\(c.name)' segment '\(s.id)'",
+                                              "row counts add up past \(maxTotalRows) rows; the meta is corrupt"))
+                    return true
+                }
+                sum = next
+            }
+            total = sum
+            return false
+        }
     }
 
     /// The dimension rules for 1.x collections: positive, at most 32768, a multiple of 8 for binary.
@@ -94,7 +133,7 @@ public enum MetaAssembler {
 
     /// The live segments of one table: one raw-data carrier (RAW, TO_INDEX, BACKUP) per segment,
     /// cross-checked against the INDEX rows.
-    private static func segments(of tableId: String, files: [MetaSnapshot.FileRow], diagnostics: inout [Diagnostic]) -> [SourceSegment] {
+    private static func segments(of tableId: String, files: [MetaSnapshot.FileRow], bytesPerRow: Int, diagnostics: inout [Diagnostic]) -> [SourceSegment] {
         var carriers: [String: MetaSnapshot.FileRow] = [:]
         var indexed = Set<String>()
         var backups = Set<String>()
@@ -115,8 +154,8 @@ public enum MetaAssembler {
                 diagnostics.append(.error(subject, "two raw-data rows (ids \(previous.id) and \(file.id)) claim the same segment"))
                 continue
             }
-            if file.rowCount < 0 || file.fileSize < 0 {
-                diagnostics.append(.error(subject, "negative row_count (\(file.rowCount)) or file_size (\(file.fileSize))"))
+            if let problem = segmentSizeProblem(rowCount: file.rowCount, fileSize: file.fileSize, bytesPerRow: bytesPerRow) {
+                diagnostics.append(.error(subject, "\(problem) (TableFiles row id \(file.id))"))
                 continue
             }
             carriers[file.segmentId] = file

@@ -85,21 +85,21 @@ public enum MetaJSON {
 
     private struct File: Decodable {
         var collections: [Collection]?
-        var rows: Int64?
+        @OptionalWhole var rows: Int64?
         var format: String?
     }
 
     private struct Collection: Decodable {
         var collection: String
-        var metric: Int64
-        var rows: Int64?
-        var dim: Int64
+        @Whole var metric: Int64
+        @OptionalWhole var rows: Int64?
+        @Whole var dim: Int64
         var segments: [Segment]?
-        var engineType: Int64?
+        @OptionalWhole var engineType: Int64?
         var indexParams: String?
-        var indexFileSize: Int64?
-        var flag: Int64?
-        var createdOn: Int64?
+        @OptionalWhole var indexFileSize: Int64?
+        @OptionalWhole var flag: Int64?
+        @OptionalWhole var createdOn: Int64?
         var version: String?
         var partitions: [Partition]?
     }
@@ -107,11 +107,11 @@ public enum MetaJSON {
     private struct Segment: Decodable {
         var collection: String?
         var segment: String
-        var dim: Int64?
-        var rows: Int64
-        var fileSize: Int64?
-        var fileType: Int64?
-        var createdOn: Int64?
+        @OptionalWhole var dim: Int64?
+        @Whole var rows: Int64
+        @OptionalWhole var fileSize: Int64?
+        @OptionalWhole var fileType: Int64?
+        @OptionalWhole var createdOn: Int64?
     }
 
     private struct Partition: Decodable {
@@ -120,7 +120,20 @@ public enum MetaJSON {
         var name: String
     }
 
+    /// The largest meta.json read (one of a million segments is about 250 MB).
+    public static let maxFileBytes = 1 << 30
+
     public static func read(path: String) throws -> SourceMeta {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw MigrationError.meta(source: path, message: "cannot read: \(errnoText())")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw MigrationError.meta(source: path, message: "cannot read: \((info.st_mode & S_IFMT) == S_IFDIR ? "a folder" : "not a regular file"), expected the meta.json file")
+        }
+        guard info.st_size <= maxFileBytes else {
+            throw MigrationError.meta(source: path, message: "the file is \(info.st_size) bytes; a meta.json is at most \(maxFileBytes >> 20) MiB")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -137,7 +150,12 @@ public enum MetaJSON {
         } catch let DecodingError.keyNotFound(key, context) {
             throw MigrationError.meta(source: origin, message: "not a meta.json: missing field '\(path(context.codingPath + [key]))'")
         } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+            if context.codingPath.isEmpty {
+                throw MigrationError.meta(source: origin, message: "not a meta.json: the top level is not a JSON object with a 'collections' array")
+            }
             throw MigrationError.meta(source: origin, message: "not a meta.json: field '\(path(context.codingPath))' has the wrong type")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw MigrationError.meta(source: origin, message: "not a meta.json: field '\(path(context.codingPath))' \(context.debugDescription)")
         } catch {
             throw MigrationError.meta(source: origin, message: "not valid JSON (\(error.localizedDescription))")
         }
@@ -201,6 +219,11 @@ public enum MetaJSON {
                     diagnostics.append(.error(segSubject, "dim \(dim) differs from the collection's \(entry.dim)"))
                     continue
                 }
+                if let problem = MetaAssembler.segmentSizeProblem(rowCount: s.rows, fileSize: s.fileSize ?? 0,
+                                                                   bytesPerRow: (metric?.vectorKind ?? .float).bytesPerRow(dimension: Int(entry.dim))) {
+                    diagnostics.append(.error(segSubject, problem.replacingOccurrences(of: "row_count", with: "rows").replacingOccurrences(of: "file_size", with: "fileSize")))
+                    continue
+                }
                 if partitions[index].segments.contains(where: { $0.id == s.segment }) {
                     diagnostics.append(.error(segSubject, "listed twice"))
                     continue
@@ -221,10 +244,49 @@ public enum MetaJSON {
                 version: entry.version ?? "", partitions: partitions))
         }
         collections.sort { $0.name < $1.name }
+        MetaAssembler.limitTotals(&collections, &diagnostics)
         return SourceMeta(collections: collections, origin: origin, diagnostics: diagnostics)
     }
 
     private static func path(_ keys: [any CodingKey]) -> String {
         keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}
+
+/// A JSON number that must be a whole number in 64 bits. Foundation's decoder on Linux reports
+/// a number that does not fit without its field; this one names the field.
+@propertyWrapper
+struct Whole: Decodable, Sendable {
+    var wrappedValue: Int64
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let value = try? container.decode(Int64.self) {
+            wrappedValue = value
+        } else if let real = try? container.decode(Double.self) {
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: real.isFinite && real.rounded() == real ? "does not fit a 64-bit integer" : "is not a whole number")
+        } else {
+            wrappedValue = try container.decode(Int64.self)
+        }
+    }
+}
+
+/// `Whole`, or nil when the field is absent or null.
+@propertyWrapper
+struct OptionalWhole: Decodable, Sendable {
+    var wrappedValue: Int64?
+
+    init(wrappedValue: Int64?) { self.wrappedValue = wrappedValue }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        wrappedValue = container.decodeNil() ? nil : try Whole(from: decoder).wrappedValue
+    }
+}
+
+extension KeyedDecodingContainer {
+    func decode(_ type: OptionalWhole.Type, forKey key: Key) throws -> OptionalWhole {
+        try decodeIfPresent(type, forKey: key) ?? OptionalWhole(wrappedValue: nil)
     }
 }

@@ -88,3 +88,26 @@ public struct MetaSnapshot: Sendable, Equatable {
     static let tableColumns = "id, table_id, state, dimension, created_on, flag, index_file_size, engine_type, index_params, metric_type, owner_table, partition_tag, version, flush_lsn"
     static let fileColumns = "id, table_id, segment_id, engine_type, file_id, file_type, file_size, row_count, updated_time, created_on, date, flush_lsn"
 }
+
+extension MetaSnapshot.TableRow {
+    /// A `Tables` row through the shared typed decoding (NULL `version`/`flush_lsn` as in 0.9.x).
+    init(_ r: MetaRowDecoder) throws {
+        self.init(
+            id: r.id, tableId: try r.text("table_id"), state: try r.int("state"), dimension: try r.int("dimension"),
+            createdOn: try r.int("created_on"), flag: try r.int("flag"), indexFileSize: try r.int("index_file_size"),
+            engineType: try r.int("engine_type"), indexParams: try r.text("index_params"), metricType: try r.int("metric_type"),
+            ownerTable: try r.text("owner_table"), partitionTag: try r.text("partition_tag"),
+            version: try r.text("version", default: ""), flushLSN: try r.int("flush_lsn", default: 0))
+    }
+}
+
+extension MetaSnapshot.FileRow {
+    /// A `TableFiles` row through the shared typed decoding (NULL `date`/`flush_lsn` as in 0.9.x).
+    init(_ r: MetaRowDecoder) throws {
+        self.init(
+            id: r.id, tableId: try r.text("table_id"), segmentId: try r.text("segment_id"), engineType: try r.int("engine_type"),
+            fileId: try r.text("file_id"), fileType: try r.int("file_type"), fileSize: try r.int("file_size"),
+            rowCount: try r.int("row_count"), updatedTime: try r.int("updated_time"), createdOn: try r.int("created_on"),
+            date: try r.int("date", default: -1), flushLSN: try r.int("flush_lsn", default: 0))
+    }
+}

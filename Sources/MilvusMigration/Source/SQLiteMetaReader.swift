@@ -18,6 +18,11 @@ public struct SQLiteMetaReader: Sendable {
         guard !isDirectory.boolValue else {
             throw MigrationError.meta(source: path, message: "is a directory, expected the 1.x meta.sqlite file")
         }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            // A FIFO or device would block the open or never end.
+            throw MigrationError.meta(source: path, message: "not a regular file, expected the 1.x meta.sqlite file")
+        }
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw MigrationError.meta(source: path, message: "permission denied")
         }
@@ -46,23 +51,28 @@ public struct SQLiteMetaReader: Sendable {
         try requireColumns(db, table: "Tables", MetaSnapshot.tableColumns)
         try requireColumns(db, table: "TableFiles", MetaSnapshot.fileColumns)
 
-        let tables = try Row.fetchAll(db, sql: "SELECT \(MetaSnapshot.tableColumns) FROM Tables ORDER BY id").map { row in
-            MetaSnapshot.TableRow(
-                id: row["id"], tableId: row["table_id"], state: row["state"], dimension: row["dimension"],
-                createdOn: row["created_on"], flag: row["flag"], indexFileSize: row["index_file_size"],
-                engineType: row["engine_type"], indexParams: row["index_params"], metricType: row["metric_type"],
-                ownerTable: row["owner_table"], partitionTag: row["partition_tag"], version: row["version"] ?? "",
-                flushLSN: row["flush_lsn"] ?? 0)
+        let tables = try Row.fetchAll(db, sql: "SELECT \(MetaSnapshot.tableColumns) FROM Tables ORDER BY id").enumerated().map { index, row in
+            try MetaSnapshot.TableRow(try decoder(row, table: "Tables", position: index + 1))
         }
-        let files = try Row.fetchAll(db, sql: "SELECT \(MetaSnapshot.fileColumns) FROM TableFiles ORDER BY id").map { row in
-            MetaSnapshot.FileRow(
-                id: row["id"], tableId: row["table_id"], segmentId: row["segment_id"], engineType: row["engine_type"],
-                fileId: row["file_id"], fileType: row["file_type"], fileSize: row["file_size"], rowCount: row["row_count"],
-                updatedTime: row["updated_time"], createdOn: row["created_on"], date: row["date"] ?? -1,
-                flushLSN: row["flush_lsn"] ?? 0)
+        let files = try Row.fetchAll(db, sql: "SELECT \(MetaSnapshot.fileColumns) FROM TableFiles ORDER BY id").enumerated().map { index, row in
+            try MetaSnapshot.FileRow(try decoder(row, table: "TableFiles", position: index + 1))
         }
         let fieldRows = names.contains("Fields") ? try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM Fields") ?? 0 : 0
         return MetaSnapshot(tables: tables, files: files, fieldRows: fieldRows, origin: path)
+    }
+
+    /// Each cell by its SQLite storage class; GRDB's typed subscripts trap on a mismatch.
+    private func decoder(_ row: Row, table: String, position: Int) throws -> MetaRowDecoder {
+        try MetaRowDecoder(table: table, source: path, position: position) { column in
+            let value: DatabaseValue = row[column]
+            switch value.storage {
+            case .null: return .null
+            case .int64(let v): return .integer(v)
+            case .double(let v): return .real(v)
+            case .string(let v): return .text(v)
+            case .blob(let data): return .blob(bytes: data.count)
+            }
+        }
     }
 
     private func requireColumns(_ db: Database, table: String, _ list: String) throws {

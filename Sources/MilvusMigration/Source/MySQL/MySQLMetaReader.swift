@@ -48,12 +48,10 @@ public struct MySQLMetaReader: Sendable {
         try requireColumns(connection, table: tablesName, shownAs: "Tables", MetaSnapshot.tableColumns)
         try requireColumns(connection, table: filesName, shownAs: "TableFiles", MetaSnapshot.fileColumns)
 
-        let tables = try connection.query("SELECT \(MetaSnapshot.tableColumns) FROM \(quoted(tablesName)) ORDER BY id").namedRows.map { row in
-            try tableRow(row)
-        }
-        let files = try connection.query("SELECT \(MetaSnapshot.fileColumns) FROM \(quoted(filesName)) ORDER BY id").namedRows.map { row in
-            try fileRow(row)
-        }
+        let tables = try connection.query("SELECT \(MetaSnapshot.tableColumns) FROM \(quoted(tablesName)) ORDER BY id").namedRows
+            .enumerated().map { index, row in try MetaSnapshot.TableRow(try decoder(row, table: "Tables", position: index + 1)) }
+        let files = try connection.query("SELECT \(MetaSnapshot.fileColumns) FROM \(quoted(filesName)) ORDER BY id").namedRows
+            .enumerated().map { index, row in try MetaSnapshot.FileRow(try decoder(row, table: "TableFiles", position: index + 1)) }
         var fieldRows = 0
         if let fieldsName = find("Fields") {
             let count = try connection.query("SELECT COUNT(*) AS n FROM \(quoted(fieldsName))").namedRows.first
@@ -62,23 +60,16 @@ public struct MySQLMetaReader: Sendable {
         return MetaSnapshot(tables: tables, files: files, fieldRows: fieldRows, origin: dsn.redacted)
     }
 
-    private func tableRow(_ row: MySQLRow) throws -> MetaSnapshot.TableRow {
-        let r = try MetaRow(row, table: "Tables", source: dsn.redacted)
-        return MetaSnapshot.TableRow(
-            id: r.id, tableId: try r.text("table_id"), state: try r.int("state"), dimension: try r.int("dimension"),
-            createdOn: try r.int("created_on"), flag: try r.int("flag"), indexFileSize: try r.int("index_file_size"),
-            engineType: try r.int("engine_type"), indexParams: try r.text("index_params"), metricType: try r.int("metric_type"),
-            ownerTable: try r.text("owner_table"), partitionTag: try r.text("partition_tag"),
-            version: try r.text("version", default: ""), flushLSN: try r.int("flush_lsn", default: 0))
-    }
-
-    private func fileRow(_ row: MySQLRow) throws -> MetaSnapshot.FileRow {
-        let r = try MetaRow(row, table: "TableFiles", source: dsn.redacted)
-        return MetaSnapshot.FileRow(
-            id: r.id, tableId: try r.text("table_id"), segmentId: try r.text("segment_id"), engineType: try r.int("engine_type"),
-            fileId: try r.text("file_id"), fileType: try r.int("file_type"), fileSize: try r.int("file_size"),
-            rowCount: try r.int("row_count"), updatedTime: try r.int("updated_time"), createdOn: try r.int("created_on"),
-            date: try r.int("date", default: -1), flushLSN: try r.int("flush_lsn", default: 0))
+    /// The text protocol gives every value as text (or NULL); the shared decoder checks it.
+    private func decoder(_ row: MySQLRow, table: String, position: Int) throws -> MetaRowDecoder {
+        let source = dsn.redacted
+        return try MetaRowDecoder(table: table, source: source, position: position) { column in
+            do throws(MySQLClientError) {
+                return try row.string(column).map(MetaCell.text) ?? .null
+            } catch {
+                throw MigrationError.meta(source: source, message: "table \(table): \(error.message)")
+            }
+        }
     }
 
     private func requireColumns(_ connection: MySQLConnection, table: String, shownAs: String, _ list: String) throws {
@@ -121,46 +112,5 @@ public struct MySQLMetaReader: Sendable {
         default:
             return "reading the meta failed: \(error)"
         }
-    }
-}
-
-/// One meta row: values by column name, NULL and conversion problems reported with the table and row id.
-private struct MetaRow {
-    let row: MySQLRow
-    let table: String
-    let source: String
-    private(set) var id: Int64 = 0
-    private var hasId = false
-
-    init(_ row: MySQLRow, table: String, source: String) throws {
-        self.row = row
-        self.table = table
-        self.source = source
-        id = try int("id")
-        hasId = true
-    }
-
-    private var subject: String { hasId ? "\(table) row id \(id)" : table }
-
-    /// An integer column; `default` stands in for NULL where the 1.x schema allows it.
-    func int(_ column: String, default fallback: Int64? = nil) throws -> Int64 {
-        try value(column, fallback) { row, name throws(MySQLClientError) in try row.int64(name) }
-    }
-
-    func text(_ column: String, default fallback: String? = nil) throws -> String {
-        try value(column, fallback) { row, name throws(MySQLClientError) in try row.string(name) }
-    }
-
-    private func value<T>(_ column: String, _ fallback: T?, _ read: (MySQLRow, String) throws(MySQLClientError) -> T?) throws -> T {
-        let value: T?
-        do throws(MySQLClientError) {
-            value = try read(row, column)
-        } catch {
-            throw MigrationError.meta(source: source, message: "\(subject): \(error.message)")
-        }
-        guard let value = value ?? fallback else {
-            throw MigrationError.meta(source: source, message: "\(subject): column \(column) is NULL")
-        }
-        return value
     }
 }
