@@ -3,7 +3,8 @@
 #   scripts/services/tls-certs.sh DIR
 # Writes into DIR (created; existing files replaced):
 #   ca.pem, ca.key              the test CA
-#   server.pem, server.key      signed by the CA; SAN: DNS localhost, DNS milvus.test, IP 127.0.0.1, IP ::1
+#   server.pem, server.key      signed by the CA; SAN: DNS localhost, DNS milvus.test, IP 127.0.0.1
+#                               (not ::1: the tests reach the server by ::1 to check tls.serverName)
 #   client.pem, client.key      signed by the CA (mutual TLS), CN mm-test-client
 #   other-ca.pem, other-ca.key  a second, unrelated CA (the "wrong CA" cases)
 # Keys are unencrypted (EC P-256), the certificates valid for 2 days. Takes well under a second.
@@ -35,7 +36,7 @@ cat >server.ext <<'EOF'
 basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature
 extendedKeyUsage=serverAuth
-subjectAltName=DNS:localhost,DNS:milvus.test,IP:127.0.0.1,IP:::1
+subjectAltName=DNS:localhost,DNS:milvus.test,IP:127.0.0.1
 EOF
 cat >client.ext <<'EOF'
 basicConstraints=CA:FALSE

@@ -32,7 +32,7 @@ enum MilvusTLSProblem: Equatable, Sendable {
             return nil
         }
         if text.contains("ECONNRESET") || text.contains("Connection reset by peer") || text.contains("connection reset")
-            || text.contains("Unexpected connection closure") || text.contains("unexpectedly closed") {
+            || text.contains("closed the connection before completing the HTTP/2 connection preface") {
             return .plaintextDropped
         }
         return nil
