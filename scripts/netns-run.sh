@@ -148,6 +148,9 @@ export_env() {
         if [ "${MILVUS_AUTH:-0}" = 1 ]; then
             export MILVUS_AUTH=1 MILVUS_USER=root MILVUS_PASSWORD=Milvus
         fi
+        if [ "${MILVUS_TLS_MODE:-0}" != 0 ]; then
+            export MILVUS_TLS_MODE MILVUS_TLS_DIR="${MILVUS_TLS_DIR:-$MM_RUN_DIR/tls}"
+        fi
     fi
     if [[ " ${order[*]} " == *" moto "* ]]; then
         export MM_S3_ENDPOINT=http://127.0.0.1:9000
@@ -158,6 +161,7 @@ export_env() {
     if [[ " ${order[*]} " == *" mariadb "* ]]; then
         export MM_MYSQL_HOST=127.0.0.1 MM_MYSQL_PORT MM_MYSQL_USER MM_MYSQL_PASSWORD
         export MM_MYSQL_SOCKET="$MM_RUN_DIR/mariadb/mysqld.sock"
+        if [ -n "${MARIADB_TLS_DIR:-}" ]; then export MARIADB_TLS_DIR; fi
     fi
 }
 export_env

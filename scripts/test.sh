@@ -3,6 +3,7 @@
 # tests use (in a private network namespace with loopback only), runs every test, stops the services.
 # Usage: scripts/test.sh [extra swift test arguments]
 # Env: MM_TEST_SERVICES (default: moto,mariadb,milvus) — the services started for the run.
+#      MM_SKIP_TLS=1 skips the two TLS phases (Milvus tlsMode 1 + MariaDB TLS, Milvus tlsMode 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +53,23 @@ if [ "${MM_SKIP_REMOTE_MILVUS:-0}" != 1 ] && [[ ",$SERVICES," == *",milvus,"* ]]
     log "running the remote end-to-end suite against Milvus on moto storage"
     MILVUS_STORAGE=minio MM_RUN_DIR="$MM_RUN_DIR-minio" scripts/netns-run.sh --services moto,milvus -- \
         swift test --skip-build --filter RemoteMigrationTests
+fi
+
+# TLS for real: Milvus serving TLS (tlsMode 1, with MariaDB over TLS for export -m) and mutual TLS
+# (tlsMode 2), each its own instance, with certificates made here by openssl (a CA, a second CA,
+# server and client certificates).
+if [ "${MM_SKIP_TLS:-0}" != 1 ] && [[ ",$SERVICES," == *",milvus,"* ]]; then
+    tls_dir="$MM_RUN_DIR-tls-certs"
+    scripts/services/tls-certs.sh "$tls_dir" >/dev/null
+    for mode in 1 2; do
+        tls_services=milvus tls_env=()
+        if [ "$mode" = 1 ] && [[ ",$SERVICES," == *",mariadb,"* ]]; then
+            tls_services=mariadb,milvus tls_env=(MARIADB_TLS_DIR="$tls_dir")
+        fi
+        log "running the TLS suites against Milvus with tlsMode $mode ($tls_services)"
+        env "${tls_env[@]}" MILVUS_TLS_MODE="$mode" MILVUS_TLS_DIR="$tls_dir" MM_RUN_DIR="$MM_RUN_DIR-tls$mode" \
+            scripts/netns-run.sh --services "$tls_services" -- swift test --skip-build --filter 'TLSServerTests|MySQLTLSTests'
+    done
 fi
 
 log "running tests with services: ${SERVICES:-none}"

@@ -5,6 +5,8 @@
 # under $MM_RUN_DIR/mariadb/
 # (socket: $MM_RUN_DIR/mariadb/mysqld.sock, log: $MM_RUN_DIR/mariadb/error.log).
 # Account: ${MM_MYSQL_USER:-root} / ${MM_MYSQL_PASSWORD:-milvus-test}, from localhost (socket) and any host (TCP).
+# MARIADB_TLS_DIR=DIR: TLS on as well (ssl_cert DIR/server.pem, ssl_key DIR/server.key, ssl_ca DIR/ca.pem;
+# made by tls-certs.sh when server.pem is missing). Plain connections are still accepted.
 set -euo pipefail
 # shellcheck source=scripts/services/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -54,13 +56,20 @@ start() {
     rm -rf "$DIR"; rm -f "$MM_RUN_DIR/mariadb.pid"; mkdir -p "$DATADIR"
     local user; user=$(id -un)
     init_datadir "$mysqld" "$install_db" "$user"
+    local tls=()
+    if [ -n "${MARIADB_TLS_DIR:-}" ]; then
+        if [ ! -f "$MARIADB_TLS_DIR/server.pem" ]; then
+            "$MM_SERVICES_DIR/tls-certs.sh" "$MARIADB_TLS_DIR" >/dev/null || mm_die "could not make test certificates in $MARIADB_TLS_DIR"
+        fi
+        tls=(--ssl-cert="$MARIADB_TLS_DIR/server.pem" --ssl-key="$MARIADB_TLS_DIR/server.key" --ssl-ca="$MARIADB_TLS_DIR/ca.pem")
+    fi
     (
         cd "$DIR"
         exec setsid "$mysqld" --no-defaults --datadir="$DATADIR" --user="$user" \
             --socket="$SOCKET" --pid-file="$DIR/mariadbd.pid" --log-error="$DIR/error.log" \
             --port="$MM_MYSQL_PORT" --bind-address=127.0.0.1 --skip-networking=0 --skip-name-resolve \
             --innodb-buffer-pool-size=64M --innodb-log-file-size=16M --innodb-flush-log-at-trx-commit=2 \
-            --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+            --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci "${tls[@]}" \
             </dev/null >"$DIR/stdout.log" 2>&1
     ) &
     local pid=$!
@@ -101,7 +110,11 @@ start() {
     "$client" --no-defaults --socket="$SOCKET" -uroot -e "$sql" || mm_die "could not set up accounts"
     "$client" --no-defaults -h127.0.0.1 -P"$MM_MYSQL_PORT" -u"$MM_MYSQL_USER" -p"$MM_MYSQL_PASSWORD" -e 'SELECT 1' >/dev/null \
         || mm_die "TCP login as $MM_MYSQL_USER failed"
-    mm_log "pid $pid ready on 127.0.0.1:$MM_MYSQL_PORT and $SOCKET in $(mm_elapsed "$t0")s"
+    if [ -n "${MARIADB_TLS_DIR:-}" ]; then
+        "$client" --no-defaults --socket="$SOCKET" -u"$MM_MYSQL_USER" -p"$MM_MYSQL_PASSWORD" -N -B -e "SHOW VARIABLES LIKE 'have_ssl'" | grep -q YES \
+            || { mm_tail_logs "$DIR/error.log"; mm_die "MARIADB_TLS_DIR is set but the server has no TLS (have_ssl is not YES)"; }
+    fi
+    mm_log "pid $pid ready on 127.0.0.1:$MM_MYSQL_PORT and $SOCKET${MARIADB_TLS_DIR:+ (TLS too)} in $(mm_elapsed "$t0")s"
 }
 
 status() {

@@ -6,6 +6,11 @@
 #                                 bucket ${MM_S3_BUCKET:-milvus-bucket}, rootPath files)
 #   MILVUS_AUTH=1                common.security.authorizationEnabled=true (user root / Milvus)
 #   MILVUS_START_TIMEOUT=120     seconds to wait for /healthz
+#   MILVUS_TLS_MODE=0|1|2        common.security.tlsMode: 1 = TLS with a server certificate,
+#                                2 = mutual TLS (client certificates signed by ca.pem required)
+#   MILVUS_TLS_DIR=$MM_RUN_DIR/tls  server.pem, server.key, ca.pem for tlsMode 1/2 (made by
+#                                tls-certs.sh when server.pem is missing). Only the gRPC port
+#                                19530 speaks TLS; /healthz on 9091 stays plain HTTP.
 # Milvus binds ALL interfaces, so `start` refuses to run outside a private network
 # namespace (one with loopback only); use scripts/netns-run.sh.
 # Layout: $MM_RUN_DIR/milvus/ (wiped at each start) = server cwd with configs/, data/, logs/;
@@ -20,13 +25,15 @@ BIN="$MM_MILVUS_HOME/bin"
 STORAGE="${MILVUS_STORAGE:-local}"
 AUTH="${MILVUS_AUTH:-0}"
 TIMEOUT="${MILVUS_START_TIMEOUT:-120}"
+TLS_MODE="${MILVUS_TLS_MODE:-0}"
+TLS_DIR="${MILVUS_TLS_DIR:-$MM_RUN_DIR/tls}"
 HEALTH_URL="http://127.0.0.1:9091/healthz"
 
 render_config() {
     # Renders $BASE/configs/milvus.yaml (+ glog.conf) from the wheel's template with the
     # wheel's own MilvusServerConfig; its bind() port probing is patched out so the
     # template's default ports are always used.
-    MM_BASE="$BASE" MM_STORAGE="$STORAGE" MM_AUTH="$AUTH" \
+    MM_BASE="$BASE" MM_STORAGE="$STORAGE" MM_AUTH="$AUTH" MM_TLS_MODE="$TLS_MODE" MM_TLS_DIR="$TLS_DIR" \
     "$MM_MILVUS_VENV/bin/python" - <<'PY'
 import os, re, sys
 import milvus
@@ -48,6 +55,19 @@ cfg.set("common.gracefulStopTimeout", 5)
 if auth:
     cfg.set("authorization_enabled", True)
     expected["common.security.authorizationEnabled"] = "true"
+tls_mode = os.environ["MM_TLS_MODE"]
+if tls_mode not in ("0", "1", "2"):
+    sys.exit(f"MILVUS_TLS_MODE must be 0, 1 or 2, not {tls_mode!r}")
+if tls_mode != "0":
+    tls_dir = os.environ["MM_TLS_DIR"]
+    cfg.set("tls_mode", int(tls_mode))
+    expected["common.security.tlsMode"] = tls_mode
+    for key, file in (("server_pem_path", "server.pem"), ("server_key_path", "server.key"), ("ca_pem_path", "ca.pem")):
+        path = os.path.join(tls_dir, file)
+        if not os.path.isfile(path):
+            sys.exit(f"MILVUS_TLS_MODE={tls_mode}: {path} is missing")
+        cfg.set(key, path)
+        expected["tls." + {"server_pem_path": "serverPemPath", "server_key_path": "serverKeyPath", "ca_pem_path": "caPemPath"}[key]] = path
 if storage == "minio":
     put("common.storageType", "minio")
     put("minio.address", "127.0.0.1")
@@ -92,6 +112,9 @@ start() {
     local t0; t0=$(mm_now)
     rm -rf "$BASE"; rm -f "$MM_RUN_DIR/milvus.pid"
     mkdir -p "$BASE"
+    if [ "$TLS_MODE" != 0 ] && [ ! -f "$TLS_DIR/server.pem" ]; then
+        "$MM_SERVICES_DIR/tls-certs.sh" "$TLS_DIR" >/dev/null || mm_die "could not make test certificates in $TLS_DIR"
+    fi
     render_config || mm_die "config rendering failed"
     mkdir -p "$BASE/logs"
     # The binary locks /run/milvus/standalone.pid; netns-run.sh gives the namespace its own /run.
@@ -105,7 +128,7 @@ start() {
     local pid=$!
     disown "$pid" 2>/dev/null || true
     mm_record_pid milvus "$pid"
-    mm_log "started pid $pid (storage=$STORAGE auth=$AUTH), waiting for $HEALTH_URL"
+    mm_log "started pid $pid (storage=$STORAGE auth=$AUTH tlsMode=$TLS_MODE), waiting for $HEALTH_URL"
     if ! mm_wait_for_http "$HEALTH_URL" OK "$pid" "$TIMEOUT"; then
         mm_tail_logs "$BASE/logs/stderr.log" "$BASE/logs/stdout.log"
         mm_stop_pid milvus 2 || true

@@ -303,6 +303,24 @@ extension MigrationConfig {
         func missing(_ key: String, _ why: String) -> MigrationError {
             .config(file: file, key: key, message: "missing; \(why)")
         }
+        /// A readable regular file with a PEM block (checked before connecting; a FIFO is refused
+        /// without being opened). The contents are never shown: a key file is a secret.
+        func requirePEMFile(_ path: String, key: String) throws {
+            guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else {
+                throw MigrationError.config(file: file, key: key, message: "'\(path)' does not exist")
+            }
+            guard attributes[.type] as? FileAttributeType == .typeRegular else {
+                throw MigrationError.config(file: file, key: key, message: "'\(path)' is not a regular file")
+            }
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw MigrationError.config(file: file, key: key, message: "'\(path)' cannot be read (permissions?)")
+            }
+            defer { try? handle.close() }
+            let head = (try? handle.read(upToCount: 1 << 20)) ?? Data()
+            guard head.range(of: Data("-----BEGIN ".utf8)) != nil else {
+                throw MigrationError.config(file: file, key: key, message: "'\(path)' is not a PEM file (no -----BEGIN line); convert it with openssl (DER: openssl x509 -inform der -in FILE -out FILE.pem)")
+            }
+        }
         func requireDirectory(_ path: String, key: String) throws {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -379,6 +397,11 @@ extension MigrationConfig {
             _ = endpoint
             if (target.milvus2x.tlsCertFile == nil) != (target.milvus2x.tlsKeyFile == nil) {
                 throw MigrationError.config(file: file, key: "target.milvus2x.tls.certFile", message: "tls.certFile and tls.keyFile go together")
+            }
+            for (key, path) in [("target.milvus2x.tls.caFile", target.milvus2x.tlsCAFile),
+                                ("target.milvus2x.tls.certFile", target.milvus2x.tlsCertFile),
+                                ("target.milvus2x.tls.keyFile", target.milvus2x.tlsKeyFile)] {
+                if let path { try requirePEMFile(path, key: key) }
             }
         }
     }

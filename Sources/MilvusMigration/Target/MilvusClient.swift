@@ -4,6 +4,7 @@ import GRPCNIOTransportHTTP2
 import Logging
 import MilvusProto
 import SwiftProtobuf
+import Synchronization
 
 /// A connection to a Milvus 2.x server: every call has a deadline, reads are retried with backoff
 /// while the server is UNAVAILABLE, `common.Status` failures become `MigrationError.target`
@@ -53,7 +54,26 @@ public final class MilvusClient: Sendable {
             serverName = m.tlsServerName
             if m.maxCallRecvMsgSize > 0 { maxReceiveBytes = m.maxCallRecvMsgSize }
             if m.maxCallSendMsgSize > 0 { maxSendBytes = m.maxCallSendMsgSize }
-            if caFile != nil || certFile != nil { endpoint.tls = true }
+            // Any tls.* key turns TLS on (as does https://); http:// next to one is a contradiction.
+            let tlsKeys = [("caFile", m.tlsCAFile), ("certFile", m.tlsCertFile), ("keyFile", m.tlsKeyFile), ("serverName", m.tlsServerName)]
+            if let (key, _) = tlsKeys.first(where: { $0.1 != nil }) {
+                if endpoint.explicitPlaintext {
+                    throw MigrationError.config(file: config.file, key: "target.milvus2x.endpoint",
+                                                message: "'\(m.endpoint ?? "")' asks for a plain connection, but target.milvus2x.tls.\(key) asks for TLS; write https://host:port (or host:port) for TLS, or remove the tls keys")
+                }
+                endpoint.tls = true
+            }
+        }
+
+        /// Credentials (`authorization` header) are sent: a user name is set.
+        public var sendsCredentials: Bool { !(username ?? "").isEmpty }
+
+        /// The warning to give once when credentials would travel unencrypted to a host that is not
+        /// this machine (loopback by name or address); nil when TLS is on, no credentials are
+        /// sent, or the host is loopback.
+        public var plaintextCredentialsWarning: String? {
+            guard sendsCredentials, !endpoint.tls, !endpoint.isLoopback else { return nil }
+            return "the credentials of user '\(username ?? "")' go to Milvus at \(endpoint) without TLS, readable by anyone on the network path; use an https:// endpoint or set target.milvus2x.tls.caFile (the server needs common.security.tlsMode 1 or 2)"
         }
     }
 
@@ -79,6 +99,7 @@ public final class MilvusClient: Sendable {
     /// Connects, checks the server answers (GetVersion, which also checks the credentials), selects
     /// or creates the database, runs `body`, and closes the connection.
     public static func with<T: Sendable>(_ options: Options, _ body: (MilvusClient) async throws -> T) async throws -> T {
+        if let warning = options.plaintextCredentialsWarning { PlaintextWarning.once(warning) }
         let security: HTTP2ClientTransport.Posix.TransportSecurity
         if options.endpoint.tls {
             let ca = options.caFile
@@ -88,14 +109,24 @@ public final class MilvusClient: Sendable {
                 if let ca { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
                 config.certificateChain = chain
                 config.privateKey = key
+                config.serverCertificateVerification = .fullVerification
             }
         } else {
             security = .plaintext
         }
+        // An IP literal goes as an IP target: the transport then sends no SNI (an IP is not a
+        // valid server name; with a DNS target the handshake failed) and checks the certificate's
+        // IP addresses. tls.serverName, when set, is the name sent and checked instead.
+        let target: any ResolvableTarget
+        switch options.endpoint.hostKind {
+        case .ipv4: target = ResolvableTargets.IPv4.ipv4(address: options.endpoint.host, port: options.endpoint.port)
+        case .ipv6: target = ResolvableTargets.IPv6.ipv6(address: options.endpoint.host, port: options.endpoint.port)
+        case .name: target = ResolvableTargets.DNS.dns(host: options.endpoint.host, port: options.endpoint.port)
+        }
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
-                target: .dns(host: options.endpoint.host, port: options.endpoint.port),
+                target: target,
                 transportSecurity: security,
                 config: .defaults {
                     $0.http2.maxFrameSize = 1 << 20
@@ -158,7 +189,8 @@ public final class MilvusClient: Sendable {
             do {
                 return try await Task { try await body() }.value
             } catch let error as RPCError {
-                if retry && error.code == .unavailable && attempt < options.attempts {
+                if retry && error.code == .unavailable && attempt < options.attempts
+                    && MilvusTLSProblem.classify(error, clientUsesTLS: options.endpoint.tls) == nil {
                     logger.debug("\(rpc) unavailable (\(error.message)); retrying in \(delay) s")
                     try await Task.sleep(for: .seconds(delay))
                     delay = min(delay * 2, 3)
@@ -171,6 +203,10 @@ public final class MilvusClient: Sendable {
     }
 
     func translate(_ error: RPCError, rpc: String, subject: String) -> MigrationError {
+        if error.code == .unavailable || error.code == .internalError || error.code == .unknown,
+           let tls = MilvusTLSProblem.classify(error, clientUsesTLS: options.endpoint.tls) {
+            return .target(subject: "Milvus at \(endpoint)", message: tls.message(options: options))
+        }
         switch error.code {
         case .unavailable:
             return .target(subject: "Milvus at \(endpoint)", message: "unreachable (\(rpc): \(error.message)); check target.milvus2x.endpoint and that the server is up")
@@ -195,5 +231,19 @@ public final class MilvusClient: Sendable {
             throw MigrationError.target(subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))")
         }
         throw MigrationError.target(subject: subject, message: "\(rpc) failed: \(reason)")
+    }
+}
+
+/// The plaintext-credentials warning is given once per process (start connects twice).
+enum PlaintextWarning {
+    private static let given = Mutex(false)
+    private static let logger = Logger(label: "milvus-migration.milvus")
+
+    static func once(_ message: String) {
+        let first = given.withLock { given in
+            defer { given = true }
+            return !given
+        }
+        if first { logger.warning("\(message)") }
     }
 }
