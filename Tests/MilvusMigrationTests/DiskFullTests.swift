@@ -40,6 +40,6 @@ struct DiskFullTests {
         #expect(status2 == 0, "\(err2)")
         let staged = try folderContents("\(small)/out/migration").filter { $0.key != "journal.json" }
         #expect(staged.keys.sorted() == reference.keys.sorted())
-        for (path, bytes) in reference { #expect(staged[path] == bytes, "\(path)") }
+        for (path, bytes) in reference { #expect(staged[path].map { $0 == bytes } == true, "\(path) differs") }
     }
 }
