@@ -89,6 +89,18 @@ import Testing
         }
     }
 
+    /// A refused connection (nothing listens on loopback port 1) is "unreachable", not a TLS hint.
+    @Test func refusedConnectionIsNotATLSProblem() async throws {
+        var o = MilvusClient.Options(endpoint: try MilvusEndpoint(parsing: "127.0.0.1:1"))
+        o.attempts = 1
+        do {
+            try await MilvusClient.with(o) { _ in }
+            Issue.record("connected to 127.0.0.1:1")
+        } catch let error as MigrationError {
+            #expect("\(error)".contains("Milvus at 127.0.0.1:1: unreachable"), "\(error)")
+        }
+    }
+
     @Test func tlsFilesAreCheckedBeforeConnecting() throws {
         let dir = TempDir("tls")
         let pem = dir.sub("ca.pem"), der = dir.sub("ca.der"), fifo = dir.sub("fifo.pem")

@@ -31,8 +31,8 @@ enum MilvusTLSProblem: Equatable, Sendable {
                 || text.contains("HTTP_REQUEST") || text.contains("UNEXPECTED_RECORD") { return .serverNotTLS }
             return nil
         }
-        if text.contains("ECONNRESET") || text.contains("Connection reset by peer") || text.contains("connection reset")
-            || text.contains("closed the connection before completing the HTTP/2 connection preface") {
+        // (NIO describes a refused connect as "connection reset (error set): Connection refused".)
+        if text.contains("closed the connection before completing the HTTP/2 connection preface") && !text.contains("refused") {
             return .plaintextDropped
         }
         return nil
