@@ -16,6 +16,22 @@ struct MilvusMigrationCLI: AsyncParsableCommand {
         version: MilvusMigrationVersion.current,
         subcommands: [Export.self, Plan.self, Dump.self, Load.self, Start.self, Verify.self, Sample.self, Version.self]
     )
+
+    /// ArgumentParser's own `main`, with the signal handlers installed before anything else so
+    /// that no Ctrl-C or SIGTERM is lost (see `Interrupts`).
+    static func main() async {
+        Interrupts.install()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 enum MilvusMigrationVersion {

@@ -6,9 +6,12 @@
 #                                 bucket ${MM_S3_BUCKET:-milvus-bucket}, rootPath files)
 #   MILVUS_AUTH=1                common.security.authorizationEnabled=true (user root / Milvus)
 #   MILVUS_START_TIMEOUT=120     seconds to wait for /healthz
+#   MILVUS_KEEP_DATA=1           restart on the existing data folder instead of wiping it (fault
+#                                tests: a restart after kill -9). Such a restart takes 7.5-9 s, and
+#                                HasCollection/CreateCollection hang for a few seconds after /healthz.
 # Milvus binds ALL interfaces, so `start` refuses to run outside a private network
 # namespace (one with loopback only); use scripts/netns-run.sh.
-# Layout: $MM_RUN_DIR/milvus/ (wiped at each start) = server cwd with configs/, data/, logs/;
+# Layout: $MM_RUN_DIR/milvus/ (wiped at each start unless MILVUS_KEEP_DATA=1) = server cwd with configs/, data/, logs/;
 #         $MM_RUN_DIR/milvus.pid.
 set -euo pipefail
 # shellcheck source=scripts/services/common.sh
@@ -90,9 +93,14 @@ start() {
         mm_die "already running (pid $pid); stop it first"
     fi
     local t0; t0=$(mm_now)
-    rm -rf "$BASE"; rm -f "$MM_RUN_DIR/milvus.pid"
-    mkdir -p "$BASE"
-    render_config || mm_die "config rendering failed"
+    rm -f "$MM_RUN_DIR/milvus.pid"
+    if [ "${MILVUS_KEEP_DATA:-0}" = 1 ] && [ -f "$BASE/configs/milvus.yaml" ]; then
+        mm_log "restarting on the existing data in $BASE (MILVUS_KEEP_DATA=1)"
+    else
+        rm -rf "$BASE"
+        mkdir -p "$BASE"
+        render_config || mm_die "config rendering failed"
+    fi
     mkdir -p "$BASE/logs"
     # The binary locks /run/milvus/standalone.pid; netns-run.sh gives the namespace its own /run.
     mkdir -p /run/milvus 2>/dev/null || true
