@@ -92,6 +92,7 @@ struct MilvusFaultTests {
     /// SIGKILL to the Milvus this phase started (its recorded pid), then waits until it is gone.
     static func killMilvus() {
         guard let pid = milvusPid() else { return }
+        note("kill -9 Milvus pid \(pid)")
         kill(pid, SIGKILL)
         for _ in 0..<200 {
             let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
@@ -103,31 +104,54 @@ struct MilvusFaultTests {
     /// Restarts Milvus on its existing data and waits until HasCollection answers quickly (a
     /// restart on existing data hangs DDL and HasCollection for a few seconds after /healthz).
     static func restartMilvus() async throws {
+        note("restarting Milvus on its data")
         var env = ProcessInfo.processInfo.environment
         env["MILVUS_KEEP_DATA"] = "1"
-        let (status, _, err) = try run("/bin/bash", ["\(repo)/scripts/services/milvus.sh", "start"], environment: env)
-        try #require(status == 0, "restart failed: \(err)")
+        let log = TempDir("restart")
+        FileManager.default.createFile(atPath: log.sub("log"), contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["\(repo)/scripts/services/milvus.sh", "start"]
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle(forWritingAtPath: log.sub("log"))!
+        process.standardError = FileHandle(forWritingAtPath: log.sub("log"))!
+        try process.run()
+        let started = Date().addingTimeInterval(150)
+        while process.isRunning && Date() < started { try await Task.sleep(for: .milliseconds(200)) }
+        let text = (try? String(contentsOfFile: log.sub("log"), encoding: .utf8)) ?? ""
+        note("milvus.sh start: \(text.split(separator: "\n").last ?? "")")
+        try #require(!process.isRunning && process.terminationStatus == 0, "restart failed: \(text)")
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             var options = try MilvusTestEnv.options()
             options.callTimeout = .seconds(3)
             options.attempts = 1
             let answered = try? await MilvusClient.with(options) { (client: MilvusClient) async throws -> Bool in try await client.hasCollection("probe") }
-            if answered != nil { return }
+            if answered != nil {
+                note("Milvus answers again")
+                return
+            }
             try await Task.sleep(for: .milliseconds(500))
         }
         Issue.record("Milvus did not answer within 120 s of its restart")
     }
 
+    /// Progress on stderr at once (the test output is only printed when a test ends).
+    static func note(_ text: String) {
+        FileHandle.standardError.write(Data("[fault \(Date())] \(text)\n".utf8))
+    }
+
     @Test func killedDuringStartThenRerunIsExact() async throws {
         let s = try Setup()
         let first = try await s.killMilvusDuring("start")
+        MilvusFaultTests.note("first start: exit \(first.status) after \(first.seconds) s: \(first.err)")
         #expect(first.status == 1, "\(first.err)")
         #expect(first.err.contains("Milvus at \(MilvusTestEnv.endpoint)") || first.err.contains("at \(MilvusTestEnv.endpoint)"), "\(first.err)")
         #expect(!first.err.contains("Row counts match"))
         try await MilvusFaultTests.restartMilvus()
         let (status, out, err) = try s.cli("start", env: ["MILVUS_MIGRATION_IMPORT_STALL_SECONDS": "20"])
-        print("rerun after the restart:\n\(err)")
+        MilvusFaultTests.note("rerun after the restart: exit \(status)\n\(err)")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
         #expect(try await s.rowCount() == Int64(s.totalRows))
@@ -143,19 +167,19 @@ struct MilvusFaultTests {
         let t0 = Date()
         let down = try s.cli("load")
         let seconds = Date().timeIntervalSince(t0)
-        print("load against a stopped Milvus: exit \(down.0) after \(String(format: "%.1f", seconds)) s: \(down.2)")
+        MilvusFaultTests.note("load against a stopped Milvus: exit \(down.0) after \(String(format: "%.1f", seconds)) s: \(down.2)")
         #expect(down.0 == 1)
         #expect(down.2.contains("Milvus at \(MilvusTestEnv.endpoint)") && down.2.contains("unreachable"), "\(down.2)")
         #expect(seconds < 30)
         try await MilvusFaultTests.restartMilvus()
         // Unreachable mid-run: killed once an import task is recorded.
         let mid = try await s.killMilvusDuring("load")
-        print("load with Milvus killed mid-run: exit \(mid.status) after \(String(format: "%.1f", mid.seconds)) s: \(mid.err)")
+        MilvusFaultTests.note("load with Milvus killed mid-run: exit \(mid.status) after \(String(format: "%.1f", mid.seconds)) s: \(mid.err)")
         #expect(mid.status == 1, "\(mid.err)")
         #expect(mid.err.contains("at \(MilvusTestEnv.endpoint)"), "\(mid.err)")
         try await MilvusFaultTests.restartMilvus()
         let (status, out, err) = try s.cli("load", env: ["MILVUS_MIGRATION_IMPORT_STALL_SECONDS": "20"])
-        print("rerun after the restart:\n\(err)")
+        MilvusFaultTests.note("rerun after the restart: exit \(status)\n\(err)")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
         #expect(try await s.rowCount() == Int64(s.totalRows))

@@ -106,6 +106,12 @@ start() {
     mkdir -p /run/milvus 2>/dev/null || true
     (
         cd "$BASE"
+        # A daemon keeps no descriptor of its caller: an inherited pipe or pidfd would make the
+        # caller wait for Milvus itself (seen with Foundation's Process in the fault tests).
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+        done
         exec setsid env DEPLOY_MODE=STANDALONE METRICS_PORT=9091 MILVUSCONF="$BASE/configs" \
             LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
             "$BIN/milvus" run standalone </dev/null >"$BASE/logs/stdout.log" 2>"$BASE/logs/stderr.log"
