@@ -22,7 +22,7 @@ struct MilvusFaultTests {
         var journal: String { "\(staging)/journal.json" }
         var totalRows = 0
 
-        init(segments: Int = 6, rows: Int = 40_000) throws {
+        init(segments: Int = 6, rows: Int = 15_000) throws {
             let db = try Milvus1xDatabase(root: dir.sub("db"))
             db.addCollection("faults", dimension: 16, metric: 2)
             for s in 0..<segments {
@@ -160,7 +160,7 @@ struct MilvusFaultTests {
     }
 
     @Test func unreachableAtTheStartAndMidRunThenRerunIsExact() async throws {
-        let s = try Setup(segments: 4, rows: 30_000)
+        let s = try Setup(segments: 4, rows: 12_000)
         #expect(try s.cli("dump").0 == 0)
         // Unreachable from the start: bounded retries, then one sentence naming the endpoint.
         MilvusFaultTests.killMilvus()

@@ -146,7 +146,19 @@ extension LoadJob {
     /// row in Milvus, so they are imported again). No subset or several → a clear error.
     func decideFromCounts(_ uncertain: [Unit], all: [Unit], journal: JobJournal) async throws {
         let targets = Array(Set(uncertain.map(\.target))).sorted()
-        try await client.flush(targets)
+        // Flush is idempotent: right after a restart Milvus refuses it until its data node is
+        // back ("FlushChannels" failed), so it is retried for a bounded time (~40 s).
+        var attempt = 1
+        while true {
+            do {
+                try await client.flush(targets)
+                break
+            } catch let error as MigrationError where attempt < 10 {
+                logger.notice("flush before counting failed (\(error.description.prefix(200))); retrying (attempt \(attempt + 1) of 10)")
+                try await Task.sleep(for: .seconds(min(Double(attempt) * 1.5, 6)))
+                attempt += 1
+            }
+        }
         let groups = Dictionary(grouping: uncertain) { "\($0.target)\u{0}\($0.partition.name)" }
         for key in groups.keys.sorted() {
             let members = groups[key]!.sorted { $0.record.key < $1.record.key }
