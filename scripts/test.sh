@@ -72,5 +72,13 @@ if [ "${MM_SKIP_TLS:-0}" != 1 ] && [[ ",$SERVICES," == *",milvus,"* ]]; then
     done
 fi
 
+# Milvus killed (SIGKILL) and restarted on its data under a running migration, and unreachable:
+# the suite kills and restarts the Milvus of its own namespace, so no other suite shares it.
+if [ "${MM_SKIP_MILVUS_FAULTS:-0}" != 1 ] && [[ ",$SERVICES," == *",milvus,"* ]]; then
+    log "running the Milvus fault suite (kill -9 and restart of its own Milvus)"
+    MM_FAULT_MILVUS=1 MM_RUN_DIR="$MM_RUN_DIR-faults" scripts/netns-run.sh --services milvus -- \
+        swift test --skip-build --filter MilvusFaultTests
+fi
+
 log "running tests with services: ${SERVICES:-none}"
 exec scripts/netns-run.sh ${SERVICES:+--services "$SERVICES"} -- swift test --skip-build "$@"

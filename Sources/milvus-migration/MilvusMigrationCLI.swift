@@ -17,9 +17,11 @@ struct MilvusMigrationCLI: AsyncParsableCommand {
         subcommands: [Export.self, Plan.self, Dump.self, Load.self, Start.self, Verify.self, Sample.self, Version.self]
     )
 
-    /// ArgumentParser's own main, except that a command-line error (unknown option, a value
-    /// that is not a number, a missing argument) exits 2 like every other usage error.
+    /// ArgumentParser's own `main`, with the signal handlers installed before anything else so
+    /// that no Ctrl-C or SIGTERM is lost (see `Interrupts`), and a command-line error (unknown
+    /// option, a value that is not a number, a missing argument) exiting 2 like every other usage error.
     static func main() async {
+        Interrupts.install()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MilvusMigration
+import Synchronization
 
 /// Options of the commands that run a job.
 struct JobOptions: ParsableArguments {
@@ -31,6 +32,7 @@ enum Pipelines {
     /// `buildPlan`, then its warnings and problems on stderr; throws unless the plan can run.
     static func plan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
         let (plan, source) = try await buildPlan(config, options)
+        try Interrupts.check()
         for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
         for problem in plan.problems { Terminal.error(problem.description) }
         try plan.requireExecutable()
@@ -61,31 +63,116 @@ enum Pipelines {
         o.loadCollection = config.target.milvus2x.loadCollection
         o.quiet = quiet
         o.stagedLocally = config.target.mode == .local
+        // How long import tasks left by an earlier run may show no progress before they count as
+        // stalled (default 120 s); tests of a restarted server shorten it.
+        if let text = ProcessInfo.processInfo.environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
+            o.stallTimeout = seconds
+        }
         return o
     }
 }
 
-/// Ctrl-C (SIGINT) and SIGTERM cancel the running job: tasks stop at their next step, the
-/// journal keeps what finished, and the command exits with "interrupted".
+/// Ctrl-C (SIGINT) and SIGTERM. `install()` runs first thing in `main`, so no signal is lost:
+/// a real handler (not `SIG_IGN`) writes to a pipe, and a thread reading it cancels the running
+/// job. The job's tasks stop at their next step (an RPC in flight is never cancelled), the
+/// journal keeps what finished, and the command exits 1 with "interrupted; … a rerun continues"
+/// and never prints a success summary. A second signal exits at once (the journal is written
+/// atomically, so it stays consistent). Commands that run no job exit at the first signal.
 enum Interrupts {
-    static func cancellingOnSignal<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task { try await body() }
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let sources = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                FileHandle.standardError.write(Data("\nmilvus-migration: stopping after the current steps (the journal stays consistent)…\n".utf8))
-                task.cancel()
-            }
-            source.resume()
-            return source
+    private static let state = Mutex(State())
+    nonisolated(unsafe) private static var pipeWrite: Int32 = -1
+
+    private struct State: Sendable {
+        var installed = false
+        var received = 0
+        /// True while a command that handles interrupts itself runs (dump, load, start, verify).
+        var deferring = false
+        var jobs: [Int: @Sendable () -> Void] = [:]
+        var nextJob = 0
+    }
+
+    /// Installs the handlers of SIGINT and SIGTERM and starts the thread that acts on them.
+    static func install() {
+        let first = state.withLock { s -> Bool in
+            defer { s.installed = true }
+            return !s.installed
         }
-        defer { sources.forEach { $0.cancel() } }
+        guard first else { return }
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        _ = fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK)
+        pipeWrite = fds[1]
+        let readEnd = fds[0]
+        let thread = Thread {
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                guard n == 1 else { return }
+                Interrupts.received()
+            }
+        }
+        thread.start()
+        for sig in [SIGINT, SIGTERM] {
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { _ in
+                var byte: UInt8 = 1
+                _ = write(Interrupts.pipeWrite, &byte, 1)
+            }
+            sigemptyset(&action.sa_mask)
+            action.sa_flags = SA_RESTART
+            _ = sigaction(sig, &action, nil)
+        }
+    }
+
+    private static func received() {
+        let (count, deferring, cancels) = state.withLock { s in
+            s.received += 1
+            return (s.received, s.deferring, Array(s.jobs.values))
+        }
+        if count > 1 || !deferring {
+            FileHandle.standardError.write(Data("\nmilvus-migration: error: \(MigrationError.interrupted.description)\n".utf8))
+            _exit(1)
+        }
+        FileHandle.standardError.write(Data("\nmilvus-migration: stopping after the current steps (the journal stays consistent); press Ctrl-C again to quit at once…\n".utf8))
+        cancels.forEach { $0() }
+    }
+
+    /// Whether a signal arrived.
+    static var wasInterrupted: Bool { state.withLock { $0.received > 0 } }
+
+    /// From here on signals cancel the job instead of exiting (the command reports them).
+    static func deferExit() {
+        state.withLock { $0.deferring = true }
+    }
+
+    /// Throws `interrupted` when a signal arrived: called before anything is reported as done.
+    static func check() throws {
+        if wasInterrupted { throw MigrationError.interrupted }
+    }
+
+    /// Runs `body` as a task that a signal cancels (at once if one arrived already); throws
+    /// `interrupted` when a signal arrived, even if `body` finished.
+    static func cancellingOnSignal<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        deferExit()
+        let task = Task { try await body() }
+        let (id, already) = state.withLock { s -> (Int, Bool) in
+            let id = s.nextJob
+            s.nextJob += 1
+            s.jobs[id] = { task.cancel() }
+            return (id, s.received > 0)
+        }
+        defer { _ = state.withLock { $0.jobs.removeValue(forKey: id) } }
+        if already { task.cancel() }
         do {
-            return try await task.value
+            let value = try await task.value
+            try check()
+            return value
         } catch is CancellationError {
             throw MigrationError.interrupted
+        } catch {
+            if wasInterrupted { throw MigrationError.interrupted }
+            throw error
         }
     }
 }

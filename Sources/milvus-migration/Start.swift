@@ -61,8 +61,9 @@ struct Verify: AsyncParsableCommand {
             verify.timeout = config.loader.importTimeout
             var connection = try MilvusClient.Options(config: config)
             connection.createsDatabase = false
+            let verifyOptions = verify
             let result = try await MilvusClient.with(connection) { client in
-                try await Verifier(plan: plan, source: source, client: client, options: verify).run()
+                try await Interrupts.cancellingOnSignal { try await Verifier(plan: plan, source: source, client: client, options: verifyOptions).run() }
             }
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
             try job.writeReport(result.json)

@@ -203,7 +203,15 @@ struct LoadTests {
         let file = try #require(FileManager.default.subpaths(atPath: m.scenario.staging)?.first { $0.hasPrefix("tables/floats/") && !$0.contains("p_1") && $0.hasSuffix("data.npy") })
         let path = "\(m.scenario.staging)/\(file)"
         let header = NumPyHeader(dtype: .float32, shape: [20, 4]).encoded()
-        try Data(header + [UInt8](repeating: 0, count: 20 * 16)).write(to: URL(fileURLWithPath: path))
+        let bytes = header + [UInt8](repeating: 0, count: 20 * 16)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        // Recorded as staged that way, so the file reaches Milvus (the checksum check would stop it first).
+        let journal = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging))
+        let record = try #require(await journal.all.first { $0.files.contains { $0.path == file } })
+        var sum = Checksum64()
+        bytes.withUnsafeBytes { sum.update($0) }
+        let files = record.files.map { $0.path == file ? StagedFileRecord(path: file, bytes: Int64(bytes.count), checksum: sum.hex) : $0 }
+        try await journal.apply(.staged(files: files, rows: record.rows, deletedRows: record.deletedRows, fingerprint: record.sourceFingerprint), to: record.key)
         let (status, _, err) = try m.cli("load", ["--col", "floats"])
         #expect(status == 1)
         #expect(err.contains("illegal dimension 4 of numpy file for float vector field 'data', dimension should be 5"), "\(err)")

@@ -11,9 +11,12 @@
 #   MILVUS_TLS_DIR=$MM_RUN_DIR/tls  server.pem, server.key, ca.pem for tlsMode 1/2 (made by
 #                                tls-certs.sh when server.pem is missing). Only the gRPC port
 #                                19530 speaks TLS; /healthz on 9091 stays plain HTTP.
+#   MILVUS_KEEP_DATA=1           restart on the existing data folder instead of wiping it (fault
+#                                tests: a restart after kill -9). Such a restart takes 7.5-9 s, and
+#                                HasCollection/CreateCollection hang for a few seconds after /healthz.
 # Milvus binds ALL interfaces, so `start` refuses to run outside a private network
 # namespace (one with loopback only); use scripts/netns-run.sh.
-# Layout: $MM_RUN_DIR/milvus/ (wiped at each start) = server cwd with configs/, data/, logs/;
+# Layout: $MM_RUN_DIR/milvus/ (wiped at each start unless MILVUS_KEEP_DATA=1) = server cwd with configs/, data/, logs/;
 #         $MM_RUN_DIR/milvus.pid.
 set -euo pipefail
 # shellcheck source=scripts/services/common.sh
@@ -110,17 +113,28 @@ start() {
         mm_die "already running (pid $pid); stop it first"
     fi
     local t0; t0=$(mm_now)
-    rm -rf "$BASE"; rm -f "$MM_RUN_DIR/milvus.pid"
-    mkdir -p "$BASE"
-    if [ "$TLS_MODE" != 0 ] && [ ! -f "$TLS_DIR/server.pem" ]; then
-        "$MM_SERVICES_DIR/tls-certs.sh" "$TLS_DIR" >/dev/null || mm_die "could not make test certificates in $TLS_DIR"
+    rm -f "$MM_RUN_DIR/milvus.pid"
+    if [ "${MILVUS_KEEP_DATA:-0}" = 1 ] && [ -f "$BASE/configs/milvus.yaml" ]; then
+        mm_log "restarting on the existing data in $BASE (MILVUS_KEEP_DATA=1)"
+    else
+        rm -rf "$BASE"
+        mkdir -p "$BASE"
+        if [ "$TLS_MODE" != 0 ] && [ ! -f "$TLS_DIR/server.pem" ]; then
+            "$MM_SERVICES_DIR/tls-certs.sh" "$TLS_DIR" >/dev/null || mm_die "could not make test certificates in $TLS_DIR"
+        fi
+        render_config || mm_die "config rendering failed"
     fi
-    render_config || mm_die "config rendering failed"
     mkdir -p "$BASE/logs"
     # The binary locks /run/milvus/standalone.pid; netns-run.sh gives the namespace its own /run.
     mkdir -p /run/milvus 2>/dev/null || true
     (
         cd "$BASE"
+        # A daemon keeps no descriptor of its caller: an inherited pipe or pidfd would make the
+        # caller wait for Milvus itself (seen with Foundation's Process in the fault tests).
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null || true
+        done
         exec setsid env DEPLOY_MODE=STANDALONE METRICS_PORT=9091 MILVUSCONF="$BASE/configs" \
             LD_LIBRARY_PATH="$BIN${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
             "$BIN/milvus" run standalone </dev/null >"$BASE/logs/stdout.log" 2>"$BASE/logs/stderr.log"

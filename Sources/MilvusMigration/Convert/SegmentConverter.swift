@@ -2,8 +2,9 @@
 /// `<vectorField>.npy` (float32 (N, dim) or uint8 (N, dim/8)), dropping deleted rows on the fly.
 /// Memory is two buffers of `bufferBytes`, whatever the segment size.
 public struct SegmentConverter: Sendable {
-    /// Prefix of the journal checksum of a file whose payload the kernel copied: only the header
-    /// went through user space, so the checksum covers the header (the size covers the rest).
+    /// Prefix of the journal checksum that journals of earlier versions recorded for a file whose
+    /// payload the kernel copied (the checksum covered the header only). Such files now get a
+    /// full checksum by reading them back after the copy.
     public static let kernelCopyChecksum = "header:"
 
     public var source: any SourceStorage
@@ -49,8 +50,12 @@ public struct SegmentConverter: Sendable {
                try await staged.copyInKernel(from: fd, offset: 8, count: header.payloadBytes) {
                 progress(header.payloadBytes)
                 try await staged.commit()
-                return StagedFileRecord(path: path, bytes: Int64(headerBytes.count) + header.payloadBytes,
-                                        checksum: "\(SegmentConverter.kernelCopyChecksum)\(checksum.hex)")
+                // The payload never went through user space: read the committed file back (from
+                // the page cache, it was just written) for a full checksum a resume can check.
+                guard let full = try await StagedFileCheck.checksum(path, staging: staging) else {
+                    throw MigrationError.io(path: "\(staging.location)/\(path)", operation: "read back", reason: "the file just written is missing")
+                }
+                return StagedFileRecord(path: path, bytes: Int64(headerBytes.count) + header.payloadBytes, checksum: full)
             }
             let rowsPerChunk = max(1, bufferBytes / rowBytes)
             let input = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)

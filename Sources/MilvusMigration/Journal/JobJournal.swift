@@ -1,41 +1,5 @@
 import Foundation
 
-/// The life of one segment in a migration, persisted in the journal:
-/// pending → staged → importing(task) → imported → verified, or failed with a reason.
-/// A rerun reads it back and continues from each segment's last phase.
-public enum SegmentPhase: String, Codable, Sendable {
-    case pending
-    case staged
-    case importing
-    case imported
-    case verified
-    case failed
-
-    /// The NumPy files exist and are complete.
-    public var isStaged: Bool { self != .pending && self != .failed }
-}
-
-/// One staged `.npy` file as the journal remembers it.
-public struct StagedFileRecord: Codable, Sendable, Equatable {
-    public var path: String
-    public var bytes: Int64
-    public var checksum: String
-}
-
-public struct SegmentRecord: Codable, Sendable, Equatable {
-    /// `<collection>/<partition>/<segment>`.
-    public var key: String
-    public var phase: SegmentPhase
-    public var files: [StagedFileRecord]
-    public var rows: Int64
-    public var deletedRows: Int64
-    /// What the source looked like when staged; a different source means stage again.
-    public var sourceFingerprint: String
-    public var importTask: Int64?
-    public var failure: String?
-    public var updated: Date
-}
-
 /// What the load did to a 2.x collection, so a rerun knows the collection is its own.
 public struct CollectionRecord: Codable, Sendable, Equatable {
     /// The 2.x collection name.
@@ -93,20 +57,16 @@ public actor JobJournal {
 
     public var all: [SegmentRecord] { records.values.sorted { $0.key < $1.key } }
 
-    public func update(_ record: SegmentRecord) async throws {
-        records[record.key] = record
+    /// Applies `event` to the segment's record (a new one when the journal has none), persists
+    /// the journal and returns the new record. An illegal transition throws
+    /// `MigrationError.journalTransition` and changes nothing.
+    @discardableResult
+    public func apply(_ event: SegmentEvent, to key: String) async throws -> SegmentRecord {
+        var record = records[key] ?? SegmentRecord(key: key)
+        try record.apply(event)
+        records[key] = record
         try await persist()
-    }
-
-    /// Records a freshly staged segment; an import already started or done for it is kept, so a
-    /// re-dump never leads to a second import of the same rows.
-    public func recordStaged(_ record: SegmentRecord) async throws {
-        var record = record
-        if let old = records[record.key], [.importing, .imported, .verified].contains(old.phase) {
-            record.phase = old.phase
-            record.importTask = old.importTask
-        }
-        try await update(record)
+        return record
     }
 
     public func collection(_ name: String) -> CollectionRecord? { collectionRecords[name] }

@@ -1,5 +1,7 @@
 /// Runs `work` over `items` with at most `width` in flight (a sliding window: a slot is refilled
 /// as soon as it frees up). After the first failure no new item starts; the ones in flight finish.
+/// When the task is cancelled (Ctrl-C) no new item starts either, and `run` throws `interrupted`
+/// once the ones in flight are done.
 /// `onResult` runs serially, in completion order. Returns the failures.
 enum BoundedWindow {
     static func run<Item: Sendable, Output: Sendable>(
@@ -38,6 +40,8 @@ enum BoundedWindow {
                 launch()
             }
         }
+        // Stopped by a signal: never a success, even if every item launched had finished.
+        if Task.isCancelled || failures.contains(where: { $0.1 == .interrupted }) { throw MigrationError.interrupted }
         return failures
     }
 }

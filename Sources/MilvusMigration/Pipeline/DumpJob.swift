@@ -116,26 +116,45 @@ public struct DumpJob: Sendable {
     }
 
     /// Stages one segment unless the journal and the files show it is already staged intact.
+    /// A segment whose rows are (or may be) in Milvus is never staged again: a re-dump could
+    /// only lead to a second import. With `checkContent` (a resume about to import it) the kept
+    /// files are also read back and compared with their recorded checksums.
     /// Returns the record and whether work was done.
-    func stage(_ unit: Unit, journal: JobJournal, converter: SegmentConverter, progress: ProgressReporter) async throws -> (SegmentRecord, Bool) {
-        if let record = await journal.record(unit.key), record.phase.isStaged, record.sourceFingerprint == unit.fingerprint,
-           try await intact(record, unit: unit) {
-            progress.addBytes(unit.layout.sourceBytes - 16)
-            return (record, false)
+    func stage(_ unit: Unit, journal: JobJournal, converter: SegmentConverter, progress: ProgressReporter,
+               checkContent: Bool = false) async throws -> (SegmentRecord, Bool) {
+        if let record = await journal.record(unit.key) {
+            if !record.mayRestage {
+                if record.sourceFingerprint != unit.fingerprint {
+                    logger.warning("segment \(unit.key): the source changed since it was imported; it is not imported again (re-migrate into a new collection to pick up the change)")
+                }
+                progress.addBytes(unit.layout.sourceBytes - 16)
+                return (record, false)
+            }
+            if record.step == .importStaged, record.sourceFingerprint == unit.fingerprint, try await intact(record, unit: unit) {
+                if !checkContent {
+                    progress.addBytes(unit.layout.sourceBytes - 16)
+                    return (record, false)
+                }
+                if let problem = try await StagedFileCheck.firstProblem(record, staging: staging) {
+                    logger.warning("\(problem.description); staging it again")
+                } else {
+                    progress.addBytes(unit.layout.sourceBytes - 16)
+                    return (record, false)
+                }
+            }
         }
         do {
             let files = try await converter.convert(unit.layout, collection: unit.collection, idPath: unit.idPath,
                                                     vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
-            let record = SegmentRecord(key: unit.key, phase: .staged, files: files, rows: unit.layout.liveRows,
-                                       deletedRows: Int64(unit.layout.deleted.count), sourceFingerprint: unit.fingerprint,
-                                       importTask: nil, failure: nil, updated: Date())
-            try await journal.recordStaged(record)
-            return (await journal.record(unit.key) ?? record, true)
+            let record = try await journal.apply(.staged(files: files, rows: unit.layout.liveRows, deletedRows: Int64(unit.layout.deleted.count),
+                                                         fingerprint: unit.fingerprint), to: unit.key)
+            return (record, true)
         } catch let error as MigrationError {
-            try await journal.update(SegmentRecord(
-                key: unit.key, phase: .failed, files: [], rows: 0, deletedRows: 0,
-                sourceFingerprint: unit.fingerprint, importTask: nil, failure: error.description, updated: Date()))
+            if case .journalTransition = error { throw error }
+            try await journal.apply(.stageFailed(reason: error.description, fingerprint: unit.fingerprint), to: unit.key)
             throw error
+        } catch is CancellationError {
+            throw MigrationError.interrupted
         }
     }
 

@@ -20,6 +20,10 @@ public struct LoadJob: Sendable {
         public var quiet = false
         /// Whether Milvus reads the staged files from a local disk (for the "file not found" hint).
         public var stagedLocally = true
+        /// An import task left by an earlier run that shows no progress for this long (nor does
+        /// any other such task) is taken as stalled (e.g. by a server restart) and decided from
+        /// the row counts.
+        public var stallTimeout: Double = 120
 
         public init() {}
     }
@@ -100,8 +104,11 @@ public struct LoadJob: Sendable {
         let active = units.filter { !results[$0.collection.name]!.skipped }
         for unit in active { results[unit.collection.name]!.segments += 1 }
 
+        // Imports an earlier run left open: settled before anything new is imported.
+        try await reconcile(active, journal: journal)
         var pending: [Unit] = []
-        for unit in active {
+        for var unit in active {
+            if let current = await journal.record(unit.record.key) { unit.record = current }
             if [.imported, .verified].contains(unit.record.phase) {
                 results[unit.collection.name]!.alreadyImported += 1
                 if let t = unit.record.importTask { results[unit.collection.name]!.tasks.append(t) }
@@ -185,62 +192,6 @@ public struct LoadJob: Sendable {
         let (found, text) = try await client.describeCollection(target)
         guard let found, found == wanted else {
             throw MigrationError.target(subject: "collection '\(target)'", message: "exists with another schema: Milvus has [\(found?.description ?? text)], the migration needs [\(wanted)]")
-        }
-    }
-
-    /// Imports one segment: start (or find the task a killed run started), poll, record.
-    func importSegment(_ unit: Unit, journal: JobJournal) async throws -> SegmentRecord {
-        var record = unit.record
-        let files = record.files.map { staging.importPath($0.path) }
-        var task = record.phase == .importing ? record.importTask : nil
-        if record.phase == .importing && task == nil {
-            // A previous run asked for an import and may have died before recording the answer.
-            let known = try await client.listImportTasks(collection: unit.target)
-            task = known.last { Set($0.files) == Set(files) && $0.state != .failed }?.id
-            if let task { logger.notice("\(unit.subject): found import task \(task) started by an earlier run") }
-        }
-        if let existing = task {
-            let status = try await client.importState(existing, subject: unit.subject)
-            if status.state == .failed { task = nil }
-        }
-        if task == nil {
-            // Import into a missing collection stalls the server for ~53 s: check right before.
-            guard try await client.hasCollection(unit.target) else {
-                throw MigrationError.target(subject: unit.subject, message: "collection '\(unit.target)' disappeared from Milvus at \(client.endpoint) during the load")
-            }
-            record.phase = .importing
-            record.importTask = nil
-            record.updated = Date()
-            try await journal.update(record)
-            let partition = unit.partition.isDefault ? nil : unit.partition.name
-            task = try await client.startImport(collection: unit.target, partition: partition, files: files, subject: unit.subject)
-            record.importTask = task
-            record.updated = Date()
-            try await journal.update(record)
-        }
-        let status = try await poll(task!, unit: unit)
-        switch status.state {
-        case .completed:
-            if status.rows != 0 && status.rows != record.rows {
-                throw MigrationError.target(subject: unit.subject, message: "import task \(task!) completed with \(status.rows) rows, expected \(record.rows)")
-            }
-            record.phase = .imported
-            record.failure = nil
-            record.updated = Date()
-            try await journal.update(record)
-            return record
-        default:
-            var reason = status.failedReason.isEmpty ? "import task \(task!) failed" : status.failedReason
-            if reason.contains("no such file") || reason.contains("does not exist") || reason.contains("failed to get file size") {
-                reason += options.stagedLocally
-                    ? " (Milvus must read the staged files from the same disk: with target.mode local its storage must be local and see \(staging.location); otherwise use target.mode remote with Milvus's own bucket)"
-                    : " (the files must be in the bucket Milvus itself uses: target.remote.bucket must be Milvus's minio.bucketName)"
-            }
-            record.phase = .failed
-            record.failure = reason
-            record.updated = Date()
-            try await journal.update(record)
-            throw MigrationError.target(subject: unit.subject, message: "import into collection '\(unit.target)'\(unit.partition.isDefault ? "" : " partition '\(unit.partition.name)'") failed: \(reason)")
         }
     }
 

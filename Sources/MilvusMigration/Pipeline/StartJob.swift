@@ -34,6 +34,11 @@ public struct StartJob: Sendable {
         }
         let active = units.filter { !results[$0.collection.name]!.skipped }
         let targets = Dictionary(uniqueKeysWithValues: plan.collections.map { ($0.source.name, $0.targetName) })
+        // Imports an earlier run left open are settled before anything is staged or imported.
+        let earlier = await active.asyncCompactMap { unit in
+            await journal.record(unit.key).map { LoadJob.Unit(collection: unit.collection, partition: unit.partition, target: targets[unit.collection.name]!, record: $0) }
+        }
+        try await load.reconcile(earlier, journal: journal)
 
         let totalBytes = active.reduce(Int64(0)) { $0 + $1.layout.sourceBytes - 16 }
         let progress = ProgressReporter(title: "start", totalUnits: active.count, totalBytes: totalBytes, quiet: dump.options.quiet)
@@ -44,10 +49,11 @@ public struct StartJob: Sendable {
         let dump = self.dump, load = self.load
         var finished: [LoadJob.Unit] = []
         let failures = try await BoundedWindow.run(active, width: dump.options.parallelism + load.options.parallelism) { unit in
-            let (record, _) = try await staging.with { try await dump.stage(unit, journal: journal, converter: converter, progress: progress) }
+            // Files kept from an earlier run are read back and checked before they are imported.
+            let (record, _) = try await staging.with { try await dump.stage(unit, journal: journal, converter: converter, progress: progress, checkContent: true) }
             let loadUnit = LoadJob.Unit(collection: unit.collection, partition: unit.partition, target: targets[unit.collection.name]!, record: record)
-            if [.imported, .verified].contains(record.phase) { return (loadUnit, false) }
-            let imported = try await importing.with { try await load.importSegment(loadUnit, journal: journal) }
+            if record.step == .done { return (loadUnit, false) }
+            let imported = try await importing.with { try await load.importSegment(loadUnit, journal: journal, checkFiles: false) }
             return (LoadJob.Unit(collection: unit.collection, partition: unit.partition, target: loadUnit.target, record: imported), true)
         } onResult: { unit, outcome in
             guard case .success(let (loadUnit, worked)) = outcome else { return }

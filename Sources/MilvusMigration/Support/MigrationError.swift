@@ -24,6 +24,9 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case interrupted
     /// An object-storage request failed: `location` is `s3://bucket/key`.
     case storage(location: String, operation: String, message: String)
+    /// A job tried to move a segment's journal record through a transition the state machine
+    /// forbids (e.g. re-staging a segment whose rows may already be in Milvus); nothing changed.
+    case journalTransition(segment: String, phase: String, event: String)
 
     public var description: String {
         switch self {
@@ -47,6 +50,8 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "interrupted; everything finished so far is recorded in the journal and a rerun continues from there"
         case .storage(let location, let operation, let message):
             return "\(operation) \(location): \(message)"
+        case .journalTransition(let segment, let phase, let event):
+            return "segment \(segment): the journal does not allow '\(event)' in phase \(phase) (its rows may already be in Milvus); nothing was changed"
         }
     }
 }

@@ -42,6 +42,10 @@ public struct ImportTaskStatus: Sendable, Equatable {
     public var files: [String]
     public var collection: String
     public var partition: String
+    /// `progress_percent` as the server reports it ("" when absent).
+    public var progress = ""
+    /// When the server created the task (seconds since 1970; 0 when not reported).
+    public var createdAt: Int64 = 0
 }
 
 extension MilvusClient {
@@ -187,7 +191,8 @@ extension MilvusClient {
         func info(_ key: String) -> String { r.infos.first { $0.key == key }?.value ?? "" }
         return ImportTaskStatus(id: r.id, state: state, rows: r.rowCount, failedReason: info("failed_reason"),
                                 files: info("files").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
-                                collection: info("collection"), partition: info("partition"))
+                                collection: info("collection"), partition: info("partition"),
+                                progress: info("progress_percent"), createdAt: r.createTs)
     }
 
     /// Flush, then waits (GetFlushState) until the sealed segments are persisted, so the

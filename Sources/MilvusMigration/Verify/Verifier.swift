@@ -129,6 +129,7 @@ public struct Verifier: Sendable {
         let batchRows = max(1, min(1000, (2 << 20) / max(1, c.source.bytesPerRow)))
         var pending: [String: [(Int64, [UInt8])]] = [:]
         func compare(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
+            try Task.checkCancellation()
             let got: [(Int64, [UInt8])]
             do {
                 got = try await client.query(collection: target, idField: options.idField, vectorField: options.vectorField,

@@ -1,0 +1,201 @@
+import Foundation
+
+/// The life of one segment in a migration, persisted in the journal (see `SegmentRecord.apply`
+/// for the allowed transitions). A rerun reads it back and continues from each segment's phase.
+public enum SegmentPhase: String, Codable, Sendable {
+    case pending
+    case staged
+    case importing
+    case imported
+    case verified
+    /// Staging failed (no files) or the import failed (files and task id kept).
+    case failed
+}
+
+/// One staged `.npy` file as the journal remembers it.
+public struct StagedFileRecord: Codable, Sendable, Equatable {
+    public var path: String
+    public var bytes: Int64
+    /// `Checksum64` hex of the whole file; `header:<hex>` in journals written before every
+    /// kernel-copied file got a full checksum (only the header can be checked then).
+    public var checksum: String
+
+    public init(path: String, bytes: Int64, checksum: String) {
+        self.path = path
+        self.bytes = bytes
+        self.checksum = checksum
+    }
+}
+
+/// One segment's record in the journal: a pure value that changes only through `apply(_:)`.
+/// The JSON form is the journal's version-1 record (same keys as before).
+public struct SegmentRecord: Codable, Sendable, Equatable {
+    /// `<collection>/<partition>/<segment>`.
+    public let key: String
+    public private(set) var phase: SegmentPhase
+    public private(set) var files: [StagedFileRecord]
+    public private(set) var rows: Int64
+    public private(set) var deletedRows: Int64
+    /// What the source looked like when staged; a different source means stage again.
+    public private(set) var sourceFingerprint: String
+    public private(set) var importTask: Int64?
+    public private(set) var failure: String?
+    public private(set) var updated: Date
+
+    /// A segment nothing has happened to yet.
+    public init(key: String, now: Date = Date()) {
+        self.key = key
+        phase = .pending
+        files = []
+        rows = 0
+        deletedRows = 0
+        sourceFingerprint = ""
+        importTask = nil
+        failure = nil
+        updated = now
+    }
+}
+
+/// What happened to one segment; the only way its journal record changes (`SegmentRecord.apply`).
+public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
+    /// `dump` wrote both NumPy files completely.
+    case staged(files: [StagedFileRecord], rows: Int64, deletedRows: Int64, fingerprint: String)
+    /// `dump` could not write the files (they are gone or incomplete).
+    case stageFailed(reason: String, fingerprint: String)
+    /// `load` is about to call `Import` (recorded before the call, so a kill leaves a trace).
+    case importRequested
+    /// `Import` answered with a task id.
+    case importTaskRecorded(Int64)
+    /// The task completed: the rows are in Milvus.
+    case importCompleted
+    /// The task failed, or it is proven that it persisted no row (the task id is kept).
+    case importFailed(reason: String)
+    /// `verify` compared the rows.
+    case verified
+
+    public var description: String {
+        switch self {
+        case .staged: return "staged"
+        case .stageFailed: return "stage failed"
+        case .importRequested: return "import requested"
+        case .importTaskRecorded(let id): return "import task \(id) recorded"
+        case .importCompleted: return "import completed"
+        case .importFailed: return "import failed"
+        case .verified: return "verified"
+        }
+    }
+}
+
+/// The next step a job takes for a segment, decided from its record alone.
+public enum SegmentStep: Sendable, Equatable {
+    /// Needs (re)staging before it can be imported: never staged, or its staging failed.
+    case stage
+    /// Staged (or its last import failed, so no row is in Milvus): check the files, then import.
+    case importStaged
+    /// An `Import` was requested and its answer never recorded: find the task on the server
+    /// before anything else; a blind second `Import` could insert the rows twice.
+    case findTask
+    /// Wait for this task (it may have persisted rows).
+    case poll(Int64)
+    /// The rows are in Milvus.
+    case done
+}
+
+extension SegmentRecord {
+    /// The state machine of a segment (a pure value; `JobJournal` persists it after each event).
+    ///
+    /// ```
+    ///                 stageFailed                  staged
+    ///   pending ───────────────────▶ failed(dump) ◀────────▶ staged ◀─┐ staged (re-dump, same
+    ///      │ staged                   (files = [])  stageFailed │      │ source or new source)
+    ///      └───────────────────────────────────────────────────▶├──────┘
+    ///                                                            │ importRequested
+    ///                                                            ▼
+    ///                     ┌── importRequested ───▶ importing(task: nil)   no task on the server:
+    ///                     │  (task unknown)            │     ▲ importRequested (only when none exists)
+    ///                     │                            │ importTaskRecorded(id)
+    ///                     │                            ▼
+    ///          failed(import, ◀── importFailed ── importing(task: id) ── importCompleted ──▶ imported ── verified ──▶ verified
+    ///          files kept, task kept)
+    ///            │   │ staged / stageFailed (re-dump: the failed task persisted no row)
+    ///            │   └──────────────────────────▶ staged / failed(dump), task kept
+    ///            └── importRequested ──▶ importing(task: nil)
+    /// ```
+    /// `importing`, `imported` and `verified` never go back to `staged`, `pending` or
+    /// `failed(dump)`: their rows are (or may be) in Milvus, so a second import would duplicate
+    /// them. Only `importFailed` (the server said the task failed, or it was proven that it
+    /// persisted no row) leaves `importing`, and it keeps the task id. Every other event in
+    /// these phases is an illegal transition and throws `MigrationError.journalTransition`.
+    public mutating func apply(_ event: SegmentEvent, at now: Date = Date()) throws {
+        func illegal() -> MigrationError {
+            .journalTransition(segment: key, phase: phaseDescription, event: event.description)
+        }
+        switch (phase, event) {
+        case (.pending, .staged(let files, let rows, let deleted, let fingerprint)),
+             (.staged, .staged(let files, let rows, let deleted, let fingerprint)),
+             (.failed, .staged(let files, let rows, let deleted, let fingerprint)):
+            phase = .staged
+            self.files = files
+            self.rows = rows
+            deletedRows = deleted
+            sourceFingerprint = fingerprint
+            failure = nil
+        case (.pending, .stageFailed(let reason, let fingerprint)),
+             (.staged, .stageFailed(let reason, let fingerprint)),
+             (.failed, .stageFailed(let reason, let fingerprint)):
+            phase = .failed
+            files = []
+            rows = 0
+            deletedRows = 0
+            sourceFingerprint = fingerprint
+            failure = reason
+        case (.staged, .importRequested) where !files.isEmpty, (.failed, .importRequested) where !files.isEmpty:
+            phase = .importing
+            importTask = nil
+            failure = nil
+        case (.importing, .importRequested) where importTask == nil:
+            break
+        case (.importing, .importTaskRecorded(let id)) where importTask == nil || importTask == id:
+            importTask = id
+        case (.importing, .importCompleted):
+            phase = .imported
+            failure = nil
+        case (.importing, .importFailed(let reason)):
+            phase = .failed
+            failure = reason
+        case (.imported, .verified), (.verified, .verified):
+            phase = .verified
+        case (.imported, .importCompleted), (.verified, .importCompleted):
+            break
+        default:
+            throw illegal()
+        }
+        updated = now
+    }
+
+    /// Whether an import of this segment may have put rows into Milvus.
+    public var mayHaveImportedRows: Bool { [.importing, .imported, .verified].contains(phase) }
+
+    /// The next step for this segment.
+    public var step: SegmentStep {
+        switch phase {
+        case .pending: return .stage
+        case .staged: return .importStaged
+        case .failed: return files.isEmpty ? .stage : .importStaged
+        case .importing: return importTask.map { .poll($0) } ?? .findTask
+        case .imported, .verified: return .done
+        }
+    }
+
+    /// Whether `dump` may rewrite this segment's files: never once an import may have read them
+    /// into Milvus (a re-dump could only lead to a second import).
+    public var mayRestage: Bool { !mayHaveImportedRows }
+
+    var phaseDescription: String {
+        switch phase {
+        case .failed: return files.isEmpty ? "failed (dump)" : "failed (import)"
+        case .importing: return importTask.map { "importing (task \($0))" } ?? "importing (task unknown)"
+        default: return phase.rawValue
+        }
+    }
+}
