@@ -20,8 +20,23 @@ final class PrivateMariaDB {
         var environment = ProcessInfo.processInfo.environment
         environment["MM_RUN_DIR"] = runDir
         environment["MM_MYSQL_PORT"] = String(port)
-        let (status, _, err) = try run("/bin/bash", ["\(repo)/scripts/services/mariadb.sh", "start"], environment: environment)
-        guard status == 0 else { throw MigrationError.usage("private MariaDB did not start: \(err)") }
+        // Output to a file, not a pipe: the server keeps the script's descriptors open, so a
+        // pipe would never reach end of file.
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let log = "\(runDir)/start.log"
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "/bin/bash")
+        script.arguments = ["\(repo)/scripts/services/mariadb.sh", "start"]
+        script.environment = environment
+        script.standardInput = FileHandle.nullDevice
+        script.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        script.standardError = script.standardOutput
+        try script.run()
+        script.waitUntilExit()
+        guard script.terminationStatus == 0 else {
+            throw MigrationError.usage("private MariaDB did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
     }
 
     /// The server process (its own pid file).
@@ -84,9 +99,12 @@ struct MariaDBFaultTests {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cliPath)
         process.arguments = ["export", "-m", server.goDSN(scratch.name), "-o", dir.sub("out")]
-        let err = Pipe(), out = Pipe()
-        process.standardError = err
-        process.standardOutput = out
+        let errFile = dir.sub("export.err"), outFile = dir.sub("export.out")
+        FileManager.default.createFile(atPath: errFile, contents: nil)
+        FileManager.default.createFile(atPath: outFile, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
+        process.standardInput = FileHandle.nullDevice
         try process.run()
 
         var waiting = false
@@ -98,9 +116,13 @@ struct MariaDBFaultTests {
         }
         #expect(waiting, "the export never waited on the locked table")
         server.kill()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let outText = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let exitDeadline = Date().addingTimeInterval(60)
+        while process.isRunning && Date() < exitDeadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning, "export -m still runs 60 s after the server died")
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        let errText = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        let outText = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
 
         #expect(process.terminationStatus == 1, "\(errText)")
         #expect(errText.contains("mysql://\(server.user)@127.0.0.1:\(server.port)/\(scratch.name)"), "\(errText)")
