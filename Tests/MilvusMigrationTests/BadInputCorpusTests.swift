@@ -168,7 +168,7 @@ struct BadInput: Sendable, CustomTestStringConvertible {
 }
 
 /// Runs the CLI with a time limit (a hang is a failure, not a stuck test run).
-func runBounded(_ arguments: [String], seconds: Double = 120) throws -> (status: Int32, out: String, err: String, timedOut: Bool) {
+func runBounded(_ arguments: [String], seconds: Double = 120) async throws -> (status: Int32, out: String, err: String, timedOut: Bool) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: cliPath)
     process.arguments = arguments
@@ -192,7 +192,7 @@ func runBounded(_ arguments: [String], seconds: Double = 120) throws -> (status:
             kill(process.processIdentifier, SIGKILL)
             break
         }
-        usleep(20_000)
+        try await Task.sleep(for: .milliseconds(20))
     }
     process.waitUntilExit()
     let out = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
@@ -582,7 +582,7 @@ enum BadInputCorpus {
         var full = arguments
         let reporting = ["dump", "load", "start", "verify"].contains(arguments.first ?? "") && !arguments.contains("--report")
         if reporting { full += ["--report", c.dir.sub("report.json")] }
-        let result = try runBounded(full)
+        let result = try await runBounded(full)
         #expect(!result.timedOut, "\(input.name): did not finish within the time limit")
         #expect(result.status == input.exit, "\(input.name): exit \(result.status), stderr: \(result.err)")
         // An error names its subject on stderr; a documented warning may sit in the plan on stdout.

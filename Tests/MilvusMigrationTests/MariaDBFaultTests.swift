@@ -20,8 +20,15 @@ final class PrivateMariaDB {
         var environment = ProcessInfo.processInfo.environment
         environment["MM_RUN_DIR"] = runDir
         environment["MM_MYSQL_PORT"] = String(port)
-        let (status, _, err) = try run("/bin/bash", ["\(repo)/scripts/services/mariadb.sh", "start"], environment: environment)
-        guard status == 0 else { throw MigrationError.usage("private MariaDB did not start: \(err)") }
+        // Output to a file, not a pipe: the server keeps the script's descriptors open, so a
+        // pipe would never reach end of file. Spawned and reaped here (posix_spawn + waitpid).
+        try FileManager.default.createDirectory(atPath: runDir, withIntermediateDirectories: true)
+        let log = "\(runDir)/start.log"
+        let script = try Spawned("/bin/bash", ["\(repo)/scripts/services/mariadb.sh", "start"], environment: environment, output: log)
+        let status = script.wait()
+        guard status == 0 else {
+            throw MigrationError.usage("private MariaDB did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        }
     }
 
     /// The server process (its own pid file).
@@ -81,33 +88,79 @@ struct MariaDBFaultTests {
         // Hold the read at TableFiles: a second session locks it, so the export waits mid-read.
         let locker = try server.connect(scratch.name)
         try locker.execute("LOCK TABLES TableFiles WRITE")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cliPath)
-        process.arguments = ["export", "-m", server.goDSN(scratch.name), "-o", dir.sub("out")]
-        let err = Pipe(), out = Pipe()
-        process.standardError = err
-        process.standardOutput = out
-        try process.run()
+        let errFile = dir.sub("export.err")
+        let process = try Spawned(cliPath, ["export", "-m", server.goDSN(scratch.name), "-o", dir.sub("out")],
+                                  environment: ProcessInfo.processInfo.environment, output: errFile)
 
         var waiting = false
+        var status: Int32?
         let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline && process.isRunning {
+        while Date() < deadline {
+            status = process.poll()
+            if status != nil { break }
             let rows = try locker.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%'").rows
             if let first = rows.first?.first, let count = Int(first ?? "0"), count > 0 { waiting = true; break }
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(waiting, "the export never waited on the locked table")
         server.kill()
-        let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let outText = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-
-        #expect(process.terminationStatus == 1, "\(errText)")
+        let exitDeadline = Date().addingTimeInterval(60)
+        if status == nil { status = process.poll() }
+        while status == nil && Date() < exitDeadline {
+            try await Task.sleep(for: .milliseconds(50))
+            status = process.poll()
+        }
+        #expect(status != nil, "export -m still runs 60 s after the server died")
+        if status == nil { kill(process.pid, SIGKILL); status = process.wait() }
+        let errText = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
+        let outText = errText
+        #expect(status == 1, "\(errText)")
         #expect(errText.contains("mysql://\(server.user)@127.0.0.1:\(server.port)/\(scratch.name)"), "\(errText)")
         #expect(errText.contains("closed the connection") || errText.contains("cannot reach"), "\(errText)")
         #expect(!errText.contains(server.password) && !outText.contains(server.password))
         #expect(!outText.contains("Exported"))
         #expect((FileManager.default.subpaths(atPath: dir.sub("out")) ?? []).isEmpty, "the export left files behind")
         locker.close()
+    }
+}
+
+/// A child process whose stdout and stderr go to one file, reaped with waitpid (not Foundation's
+/// Process, whose exit notification never came for a script that leaves a daemon behind).
+struct Spawned {
+    let pid: pid_t
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String], output: String) throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        guard rc == 0 else { throw MigrationError.usage("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    /// The exit status once the process ended (128+signal when killed), else nil.
+    func poll() -> Int32? {
+        var status: Int32 = 0
+        let rc = waitpid(pid, &status, WNOHANG)
+        guard rc == pid else { return nil }
+        return Spawned.decode(status)
+    }
+
+    /// Waits for the end (blocking; for short-lived processes).
+    func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Spawned.decode(status)
+    }
+
+    static func decode(_ status: Int32) -> Int32 {
+        (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
     }
 }

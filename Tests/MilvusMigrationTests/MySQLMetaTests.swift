@@ -556,7 +556,7 @@ struct MySQLMetaTests {
         try scratch.execute("ALTER TABLE `\(scratch.name)`.TableFiles MODIFY row_count VARCHAR(20) NOT NULL")
         try scratch.execute("INSERT INTO `\(scratch.name)`.TableFiles (id, table_id, segment_id, file_id, row_count, updated_time, created_on) VALUES (7, 'c', '1', '1', 'many', 0, 0)")
         let dsn = try MySQLDSN(parsing: MariaDBTestServer.goDSN(scratch.name))
-        #expect(throws: MigrationError.meta(source: dsn.redacted, message: "TableFiles row id 7: column row_count holds 'many', not a 64-bit integer")) {
+        #expect(throws: MigrationError.meta(source: dsn.redacted, message: "table TableFiles, row id 7, column row_count: holds 'many', expected a whole number")) {
             try MySQLMetaReader(dsn: dsn).read()
         }
     }

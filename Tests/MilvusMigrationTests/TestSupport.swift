@@ -69,6 +69,8 @@ func run(_ executable: String, _ arguments: [String], environment: [String: Stri
 
 /// The CLI binary built next to the tests.
 let cliPath: String = {
+    // Another build of the CLI (e.g. an older one, to show a test fails there).
+    if let path = ProcessInfo.processInfo.environment["MM_CLI_PATH"], !path.isEmpty { return path }
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     for candidate in [".build/debug/milvus-migration", ".build/release/milvus-migration"] {
         let path = root.appendingPathComponent(candidate).path
