@@ -4,28 +4,50 @@ import Milvus1xFixture
 @testable import MilvusMigration
 
 /// Runs the CLI in the background and sends `signal` once `ready(pid, stderr so far)` holds
-/// (checked every 5 ms, at most `within` seconds); returns how it ended and what it printed.
+/// (checked every millisecond, at most `within` seconds); returns how it ended and what it printed.
+/// The watching runs on a thread of its own, not on the test's cooperative pool: other tests block
+/// that pool's few threads in synchronous CLI runs, and a watcher waiting for a turn would miss a
+/// window that lasts a fraction of a second.
 func signalCLI(_ arguments: [String], signal: Int32, within: Double = 60, ready: @escaping (Int32, String) -> Bool) async throws
     -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
-    let dir = TempDir("sig")
-    FileManager.default.createFile(atPath: dir.sub("out"), contents: nil)
-    FileManager.default.createFile(atPath: dir.sub("err"), contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: cliPath)
-    process.arguments = arguments
-    process.standardOutput = FileHandle(forWritingAtPath: dir.sub("out"))!
-    process.standardError = FileHandle(forWritingAtPath: dir.sub("err"))!
-    try process.run()
-    let deadline = Date().addingTimeInterval(within)
-    while Date() < deadline && process.isRunning
-            && !ready(process.processIdentifier, (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? "") {
-        try await Task.sleep(for: .milliseconds(5))
+    let box = SignalRun(arguments: arguments, signal: signal, within: within, ready: ready)
+    return try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try box.run() }) }.start()
     }
-    if process.isRunning { kill(process.processIdentifier, signal) }
-    process.waitUntilExit()
-    return (process.terminationStatus, process.terminationReason,
-            (try? String(contentsOfFile: dir.sub("out"), encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? "")
+}
+
+/// One `signalCLI` run, handed to its watcher thread.
+private final class SignalRun: @unchecked Sendable {
+    let arguments: [String], signal: Int32, within: Double, ready: (Int32, String) -> Bool
+
+    init(arguments: [String], signal: Int32, within: Double, ready: @escaping (Int32, String) -> Bool) {
+        self.arguments = arguments
+        self.signal = signal
+        self.within = within
+        self.ready = ready
+    }
+
+    func run() throws -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
+        let dir = TempDir("sig")
+        FileManager.default.createFile(atPath: dir.sub("out"), contents: nil)
+        FileManager.default.createFile(atPath: dir.sub("err"), contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cliPath)
+        process.arguments = arguments
+        process.standardOutput = FileHandle(forWritingAtPath: dir.sub("out"))!
+        process.standardError = FileHandle(forWritingAtPath: dir.sub("err"))!
+        try process.run()
+        let deadline = Date().addingTimeInterval(within)
+        while Date() < deadline && process.isRunning
+                && !ready(process.processIdentifier, (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? "") {
+            usleep(1000)
+        }
+        if process.isRunning { kill(process.processIdentifier, signal) }
+        process.waitUntilExit()
+        return (process.terminationStatus, process.terminationReason,
+                (try? String(contentsOfFile: dir.sub("out"), encoding: .utf8)) ?? "",
+                (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? "")
+    }
 }
 
 /// Whether process `pid` has handlers for SIGINT and SIGTERM (its `SigCgt` mask in /proc):
