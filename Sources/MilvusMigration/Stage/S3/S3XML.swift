@@ -15,8 +15,11 @@ struct S3XMLNode: Sendable {
     /// The text of the first child called `name`.
     func value(_ name: String) -> String? { child(name)?.text }
 
+    /// The tree of an answer, or nil when it is not well-formed UTF-8 XML. Foundation's
+    /// XMLParser traps on an element name that is not valid UTF-8 (found by fuzzing), and S3
+    /// answers are UTF-8: anything else is refused before it reaches the parser.
     static func parse(_ bytes: [UInt8]) -> S3XMLNode? {
-        guard !bytes.isEmpty else { return nil }
+        guard !bytes.isEmpty, String(validating: bytes, as: UTF8.self) != nil else { return nil }
         let builder = Builder()
         let parser = XMLParser(data: Data(bytes))
         parser.delegate = builder

@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+@testable import MilvusMigration
+
+/// Inputs the fuzz targets in Fuzz/ found to crash a parser (scripts/fuzz.sh), inlined, each
+/// checked to end in a refusal instead. Each was a crash (the test process died) before its fix.
+@Suite struct FuzzRegressionTests {
+    /// FuzzS3XML: an S3 answer whose element name is not valid UTF-8 (`<Me\xC6sage>`) trapped
+    /// inside Foundation's XMLParser (a force-unwrapped name), so a broken server or proxy could
+    /// crash any S3 operation through its error body.
+    @Test func s3AnswerWithInvalidUTF8ElementNameIsRefused() {
+        let found = Array("<DeleteResult><Error><Key>k</Key><Code>AccessDenied</Code><Me".utf8) + [0xC6]
+            + Array("sage>no</Messag&></Error></DeleteResult>".utf8)
+        let minimal = Array("<Error><C".utf8) + [0xC6] + Array("de>SlowDown</C".utf8) + [0xC6] + Array("de></Error>".utf8)
+        for bytes in [found, minimal] {
+            #expect(S3XMLNode.parse(bytes) == nil)
+            #expect(S3ErrorBody(bytes) == nil)
+        }
+        // A well-formed UTF-8 error body still reads, non-ASCII text included.
+        let body = S3ErrorBody(Array("<Error><Code>SlowDown</Code><Message>réduire</Message></Error>".utf8))
+        #expect(body?.code == "SlowDown" && body?.message == "réduire" && body?.isRetryable == true)
+    }
+}
