@@ -20,4 +20,21 @@ import Testing
         let body = S3ErrorBody(Array("<Error><Code>SlowDown</Code><Message>réduire</Message></Error>".utf8))
         #expect(body?.code == "SlowDown" && body?.message == "réduire" && body?.isRetryable == true)
     }
+
+    /// FuzzS3XML: a processing instruction without data (`<?St2F9?>`) made Foundation's XMLParser
+    /// call strlen on a null pointer (SIGSEGV). A DTD is refused the same way.
+    @Test func s3AnswerWithProcessingInstructionOrDTDIsRefused() {
+        let found = Array(("<?St2F9?>Ul version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><C rate.</Message442586FB7D0A2F9?>UTF-9\n<E"
+            + "roding=\"UTF-8\"?>\n<Error><C rate.</Mringxml version=\"2.0\" encoding=\"UTF-8\"?>\n<Error><C rate.<"
+            + "/Me2F9</RequestId></Error>").utf8)
+        for bytes in [found, Array("<?a?><Error><Code>x</Code></Error>".utf8),
+                      Array("<?xml version=\"1.0\"?><Error><?pi?><Code>x</Code></Error>".utf8),
+                      Array("<!DOCTYPE Error [<!ENTITY e SYSTEM \"file:///etc/hostname\">]><Error><Code>&e;</Code></Error>".utf8)] {
+            #expect(S3XMLNode.parse(bytes) == nil)
+            #expect(S3ErrorBody(bytes) == nil)
+        }
+        // The XML declaration S3 sends, a BOM, comments and CDATA are fine.
+        let body = S3ErrorBody(Array("\u{FEFF}<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><Error><Code>SlowDown</Code><Message><![CDATA[<x>]]></Message></Error>".utf8))
+        #expect(body?.code == "SlowDown")
+    }
 }
