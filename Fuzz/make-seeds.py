@@ -165,6 +165,9 @@ write("FuzzS3XML", "sts.xml", '<AssumeRoleWithWebIdentityResponse><AssumeRoleWit
       '<SecretAccessKey>SK</SecretAccessKey><SessionToken>T</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration>'
       '</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>')
 
+# Inputs that crashed Foundation's XMLParser before S3XMLNode.parse refused them (kept as seeds).
+write("FuzzS3XML", "found-invalid-utf8-name.xml", b"<DeleteResult><Error><Key>k</Key><Code>AccessDenied</Code><Me\xc6sage>no</Messag&></Error></DeleteResult>")
+write("FuzzS3XML", "found-pi-without-data.xml", b"<?St2F9?><Error><Code>SlowDown</Code></Error>")
 
 # GetImportStateResponse / ListImportTasksResponse, encoded by hand (protobuf wire format)
 def varint(n):
