@@ -27,7 +27,7 @@ import Testing
         let found = Array(("<?St2F9?>Ul version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><C rate.</Message442586FB7D0A2F9?>UTF-9\n<E"
             + "roding=\"UTF-8\"?>\n<Error><C rate.</Mringxml version=\"2.0\" encoding=\"UTF-8\"?>\n<Error><C rate.<"
             + "/Me2F9</RequestId></Error>").utf8)
-        for bytes in [found, Array("<?a?><Error><Code>x</Code></Error>".utf8),
+        for bytes in [found, Array("<?a?><Error><Code>x</Code></Error>".utf8), Array("<?xml8?><Error><Key>k</Key></Error>".utf8),
                       Array("<?xml version=\"1.0\"?><Error><?pi?><Code>x</Code></Error>".utf8),
                       Array("<!DOCTYPE Error [<!ENTITY e SYSTEM \"file:///etc/hostname\">]><Error><Code>&e;</Code></Error>".utf8)] {
             #expect(S3XMLNode.parse(bytes) == nil)

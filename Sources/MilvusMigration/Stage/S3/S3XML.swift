@@ -35,7 +35,8 @@ struct S3XMLNode: Sendable {
         let lt = UInt8(ascii: "<"), question = UInt8(ascii: "?"), bang = UInt8(ascii: "!")
         var start = 0
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { start = 3 }
-        if bytes[start...].starts(with: Array("<?xml".utf8)) {
+        // The declaration is `<?xml` and white space (`<?xml8?>` is a processing instruction).
+        if bytes[start...].starts(with: Array("<?xml".utf8)), start + 5 < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start + 5]) {
             var i = start + 5
             while i + 1 < bytes.count, !(bytes[i] == question && bytes[i + 1] == UInt8(ascii: ">")) { i += 1 }
             start = i + 2
