@@ -169,6 +169,7 @@ write("FuzzS3XML", "sts.xml", '<AssumeRoleWithWebIdentityResponse><AssumeRoleWit
 write("FuzzS3XML", "found-invalid-utf8-name.xml", b"<DeleteResult><Error><Key>k</Key><Code>AccessDenied</Code><Me\xc6sage>no</Messag&></Error></DeleteResult>")
 write("FuzzS3XML", "found-pi-without-data.xml", b"<?St2F9?><Error><Code>SlowDown</Code></Error>")
 write("FuzzS3XML", "found-pi-named-xml8.xml", b"<?xml8?><Error><Key>k</Key></Error>")
+write("FuzzS3XML", "found-unclosed-declaration.xml", b"<?xml rsi1><Nam.e>b</<?x0?><\"?")
 
 # GetImportStateResponse / ListImportTasksResponse, encoded by hand (protobuf wire format)
 def varint(n):

@@ -28,6 +28,7 @@ import Testing
             + "roding=\"UTF-8\"?>\n<Error><C rate.</Mringxml version=\"2.0\" encoding=\"UTF-8\"?>\n<Error><C rate.<"
             + "/Me2F9</RequestId></Error>").utf8)
         for bytes in [found, Array("<?a?><Error><Code>x</Code></Error>".utf8), Array("<?xml8?><Error><Key>k</Key></Error>".utf8),
+                      Array("<?xml rsi1><Nam.e>b</<?x0?><\"?".utf8),
                       Array("<?xml version=\"1.0\"?><Error><?pi?><Code>x</Code></Error>".utf8),
                       Array("<!DOCTYPE Error [<!ENTITY e SYSTEM \"file:///etc/hostname\">]><Error><Code>&e;</Code></Error>".utf8)] {
             #expect(S3XMLNode.parse(bytes) == nil)

@@ -38,7 +38,10 @@ struct S3XMLNode: Sendable {
         // The declaration is `<?xml` and white space (`<?xml8?>` is a processing instruction).
         if bytes[start...].starts(with: Array("<?xml".utf8)), start + 5 < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[start + 5]) {
             var i = start + 5
-            while i + 1 < bytes.count, !(bytes[i] == question && bytes[i + 1] == UInt8(ascii: ">")) { i += 1 }
+            while i + 1 < bytes.count, !(bytes[i] == question && bytes[i + 1] == UInt8(ascii: ">")) {
+                if bytes[i] == lt { return true } // not closed before the next markup
+                i += 1
+            }
             start = i + 2
         }
         var i = start
