@@ -6,6 +6,8 @@
 # Env:   FUZZ_JOBS     targets run at the same time (default 2)
 #        FUZZ_NICE     nice level of the fuzzers (default 19: they take only idle CPU)
 #        FUZZ_NO_BUILD=1  skip the build (reuse .build-fuzz)
+#        FUZZ_ARGS     more libFuzzer flags, e.g. "-fork=1" (a fresh process per job: FuzzS3XML
+#                      needs it for long runs, Foundation's XMLParser leaks on malformed input)
 # Exit:  0 when every target ran its time without a finding, 1 otherwise (artifacts and logs in
 #        .build-fuzz/fuzz-out/<target>/).
 set -euo pipefail
@@ -49,7 +51,7 @@ run_target() {
     SWIFT_BACKTRACE=enable=no ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:allocator_may_return_null=1}" \
         nice -n "$NICE" "$BIN/$target" "$dir/corpus" "$ROOT/Fuzz/Corpus/$target" \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
-        -max_len="$(max_len "$target")" -print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
+        -max_len="$(max_len "$target")" -print_final_stats=1 -artifact_prefix="$dir/artifacts/" ${FUZZ_ARGS:-} \
         > "$dir/log.txt" 2>&1
 }
 
