@@ -35,6 +35,33 @@ enum MilvusTestEnv {
     }
 }
 
+/// The `migration.yaml` of a local migration of the fixture `db` into the test Milvus: SQLite
+/// meta, local source, staging under `outputDir`, `loaderLimit` imports at a time when given.
+func localMigrationYAML(_ db: Milvus1xDatabase, outputDir: String, renames: [String: String], loaderLimit: Int? = nil) -> String {
+    var text = """
+    dumper:
+      worker:
+        workMode: milvus1x
+
+    """
+    if let loaderLimit { text += "loader:\n  worker:\n    limit: \(loaderLimit)\n" }
+    text += """
+    meta:
+      mode: sqlite
+      sqliteFile: \(db.metaPath)
+    source:
+      mode: local
+      local:
+        tablesDir: \(db.tablesPath)
+    target:
+      mode: local
+      local:
+        outputDir: \(outputDir)
+
+    """
+    return text + MilvusTestEnv.yaml([:], renames: renames)
+}
+
 @Suite(.serialized, .enabled(if: milvusUp, "needs the Milvus started by scripts/test.sh"))
 struct LoadTests {
     /// The dump scenario with unique 2.x names, and load keys appended to its config.
@@ -319,23 +346,7 @@ struct StartAndVerifyTests {
         try db.finish()
         let target = "wide_\(UUID().uuidString.prefix(8).lowercased())"
         let config = dir.sub("migration.yaml")
-        try ("""
-        dumper:
-          worker:
-            workMode: milvus1x
-        meta:
-          mode: sqlite
-          sqliteFile: \(db.metaPath)
-        source:
-          mode: local
-          local:
-            tablesDir: \(db.tablesPath)
-        target:
-          mode: local
-          local:
-            outputDir: \(dir.sub("out"))
-
-        """ + MilvusTestEnv.yaml([:], renames: ["wide": target])).write(toFile: config, atomically: true, encoding: .utf8)
+        try localMigrationYAML(db, outputDir: dir.sub("out"), renames: ["wide": target]).write(toFile: config, atomically: true, encoding: .utf8)
         let start = try run(cliPath, ["start", "-c", config, "--quiet"])
         #expect(start.0 == 0, "\(start.2)")
         let verify = try run(cliPath, ["verify", "-c", config, "--full", "--load"])

@@ -33,26 +33,8 @@ struct MilvusFaultTests {
                 })
             }
             try db.finish()
-            try ("""
-            dumper:
-              worker:
-                workMode: milvus1x
-            loader:
-              worker:
-                limit: 2
-            meta:
-              mode: sqlite
-              sqliteFile: \(db.metaPath)
-            source:
-              mode: local
-              local:
-                tablesDir: \(db.tablesPath)
-            target:
-              mode: local
-              local:
-                outputDir: \(dir.sub("out"))
-
-            """ + MilvusTestEnv.yaml([:], renames: ["faults": target])).write(toFile: config, atomically: true, encoding: .utf8)
+            try localMigrationYAML(db, outputDir: dir.sub("out"), renames: ["faults": target], loaderLimit: 2)
+                .write(toFile: config, atomically: true, encoding: .utf8)
         }
 
         func cli(_ verb: String, _ more: [String] = [], env: [String: String] = [:]) throws -> (Int32, String, String) {

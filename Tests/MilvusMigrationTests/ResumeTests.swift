@@ -265,23 +265,7 @@ struct ResumeTests {
 
     func writeConfig(_ dir: TempDir, db: Milvus1xDatabase, renames: [String: String]) throws -> String {
         let config = dir.sub("migration.yaml")
-        try ("""
-        dumper:
-          worker:
-            workMode: milvus1x
-        meta:
-          mode: sqlite
-          sqliteFile: \(db.metaPath)
-        source:
-          mode: local
-          local:
-            tablesDir: \(db.tablesPath)
-        target:
-          mode: local
-          local:
-            outputDir: \(dir.sub("out"))
-
-        """ + MilvusTestEnv.yaml([:], renames: renames)).write(toFile: config, atomically: true, encoding: .utf8)
+        try localMigrationYAML(db, outputDir: dir.sub("out"), renames: renames).write(toFile: config, atomically: true, encoding: .utf8)
         return config
     }
 }
