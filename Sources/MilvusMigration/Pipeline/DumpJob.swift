@@ -151,7 +151,14 @@ public struct DumpJob: Sendable {
             return (record, true)
         } catch let error as MigrationError {
             if case .journalTransition = error { throw error }
-            try await journal.apply(.stageFailed(reason: error.description, fingerprint: unit.fingerprint), to: unit.key)
+            // The segment's own error is what the user must see: when recording the failure fails
+            // too (a full disk fails both), the journal keeps the previous state, which a rerun
+            // re-checks anyway, and the second error only goes to the log.
+            do {
+                try await journal.apply(.stageFailed(reason: error.description, fingerprint: unit.fingerprint), to: unit.key)
+            } catch {
+                logger.warning("segment \(unit.key): could not record the failure in the journal: \(error)")
+            }
             throw error
         } catch is CancellationError {
             throw MigrationError.interrupted
