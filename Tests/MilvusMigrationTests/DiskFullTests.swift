@@ -31,6 +31,10 @@ struct DiskFullTests {
         #expect(status == 1, "\(err)")
         #expect(err.contains("No space left on device") && err.contains("\(small)/out/migration/"), "\(err)")
         #expect(!out.contains("Dumped"))
+        // The error line names the staged file that did not fit (not the journal, whose write
+        // fails on the same full disk when the failure is recorded).
+        let errorLine = err.split(separator: "\n").first { $0.hasPrefix("milvus-migration: error:") } ?? ""
+        #expect(errorLine.contains(".npy") && !errorLine.contains("journal.json"), "\(errorLine)")
         let left = try folderContents("\(small)/out/migration").keys.filter { $0.hasSuffix(".partial") || $0.contains(".tmp-") }
         #expect(left.isEmpty, "\(left)")
 
