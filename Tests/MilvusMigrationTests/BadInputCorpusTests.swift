@@ -118,18 +118,7 @@ final class CorpusCase: @unchecked Sendable {
     }
 
     /// Rebuilds `Tables` and `TableFiles` without NOT NULL constraints (types kept), then runs `sql`.
-    func corruptMeta(_ sql: String) throws {
-        let queue = try DatabaseQueue(path: metaPath)
-        try queue.write { db in
-            for table in ["Tables", "TableFiles"] {
-                try db.execute(sql: "CREATE TABLE loose AS SELECT * FROM \(table)")
-                try db.execute(sql: "DROP TABLE \(table)")
-                try db.execute(sql: "ALTER TABLE loose RENAME TO \(table)")
-            }
-            try db.execute(sql: sql)
-        }
-        try queue.close()
-    }
+    func corruptMeta(_ sql: String) throws { try loosenMeta(at: metaPath, thenRun: sql) }
 
     /// A meta.json config (`meta.mode: local`) with this text as the file.
     func metaJSON(_ text: String) throws -> String {

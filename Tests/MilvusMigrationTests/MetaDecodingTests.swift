@@ -12,16 +12,7 @@ import Milvus1xFixture
     func corrupted(_ sql: String) throws -> (TempDir, String) {
         let dir = TempDir()
         let db = try makeWorkedExample(at: dir.sub("db"))
-        let queue = try DatabaseQueue(path: db.metaPath)
-        try queue.write { db in
-            for table in ["Tables", "TableFiles"] {
-                try db.execute(sql: "CREATE TABLE loose AS SELECT * FROM \(table)")
-                try db.execute(sql: "DROP TABLE \(table)")
-                try db.execute(sql: "ALTER TABLE loose RENAME TO \(table)")
-            }
-            try db.execute(sql: sql)
-        }
-        try queue.close()
+        try loosenMeta(at: db.metaPath, thenRun: sql)
         return (dir, db.metaPath)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Milvus1xFixture
 @testable import MilvusMigration
 
@@ -78,3 +79,18 @@ let cliPath: String = {
     }
     return root.appendingPathComponent(".build/debug/milvus-migration").path
 }()
+
+/// Rebuilds a 1.x meta's `Tables` and `TableFiles` without their NOT NULL constraints (column
+/// types kept), then runs `sql` on it: how the tests write values 1.x itself never would.
+func loosenMeta(at metaPath: String, thenRun sql: String) throws {
+    let queue = try DatabaseQueue(path: metaPath)
+        try queue.write { db in
+            for table in ["Tables", "TableFiles"] {
+                try db.execute(sql: "CREATE TABLE loose AS SELECT * FROM \(table)")
+                try db.execute(sql: "DROP TABLE \(table)")
+                try db.execute(sql: "ALTER TABLE loose RENAME TO \(table)")
+            }
+            try db.execute(sql: sql)
+        }
+        try queue.close()
+}
