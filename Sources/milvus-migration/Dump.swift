@@ -17,8 +17,8 @@ struct Dump: AsyncParsableCommand {
             let staging = try StagingFactory.staging(config)
             try await staging.prepare()
             let (plan, source) = try await Pipelines.plan(config, options)
-            let dumpJob = DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: job.quiet))
-            let result = try await Interrupts.cancellingOnSignal { try await dumpJob.run() }
+            let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
+            let result = try await Interrupts.cancellingOnSignal { try await pipeline.dump(plan, from: source) }
             Terminal.print(result.summary)
             try job.writeReport(result.json)
         }

@@ -14,9 +14,10 @@ struct Load: AsyncParsableCommand {
         try await runCommand(logLevel: options.logLevel) {
             let config = try options.loadConfig([.target, .milvus])
             let staging = try StagingFactory.staging(config)
-            let load = Pipelines.loadOptions(config, options, quiet: job.quiet)
+            let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
+            let (selected, renames) = (options.collections, config.target.milvus2x.collections)
             let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
-                try await Interrupts.cancellingOnSignal { try await LoadJob(staging: staging, client: client, options: load).run() }
+                try await Interrupts.cancellingOnSignal { try await pipeline.load(into: client, collections: selected, renames: renames) }
             }
             Terminal.print(result.summary)
             try job.writeReport(result.json(plan: nil))

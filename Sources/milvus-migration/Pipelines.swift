@@ -24,7 +24,7 @@ enum Pipelines {
         let meta = try await MetaLoader.load(config).selecting(options.collections)
         let source = try MetaLoader.sourceStorage(config)
         try await source.prepare()
-        let plan = await Planner(storage: source, parallelism: max(4, config.dumper.limit),
+        let plan = try await Planner(storage: source, parallelism: max(4, config.dumper.limit),
                                  renames: config.target.milvus2x.collections).plan(meta)
         return (plan, source)
     }
@@ -39,26 +39,15 @@ enum Pipelines {
         return (plan, source)
     }
 
-    static func dumpOptions(_ config: MigrationConfig, quiet: Bool) -> DumpJob.Options {
-        var o = DumpJob.Options()
-        o.parallelism = config.dumper.limit
+    static func pipelineOptions(_ config: MigrationConfig, quiet: Bool) -> PipelineOptions {
+        var o = PipelineOptions()
+        o.stageParallelism = config.dumper.limit
         o.bufferBytes = config.dumper.readerBufferKB * 1024
-        o.idField = config.target.milvus2x.idField
-        o.vectorField = config.target.milvus2x.vectorField
-        o.quiet = quiet
-        return o
-    }
-
-    static func loadOptions(_ config: MigrationConfig, _ options: ConfigOptions, quiet: Bool) -> LoadJob.Options {
-        var o = LoadJob.Options()
-        o.parallelism = config.loader.limit
+        o.importParallelism = config.loader.limit
         o.importTimeout = config.loader.importTimeout
-        o.idField = config.target.milvus2x.idField
-        o.vectorField = config.target.milvus2x.vectorField
-        o.onExisting = config.target.milvus2x.onExisting
+        o.fields = FieldNames(id: config.target.milvus2x.idField, vector: config.target.milvus2x.vectorField)
+        o.onExisting = OnExisting(rawValue: config.target.milvus2x.onExisting.rawValue)!
         o.shards = config.target.milvus2x.shardsNum
-        o.renames = config.target.milvus2x.collections
-        o.collections = options.collections
         o.createIndex = config.target.milvus2x.createIndex
         o.loadCollection = config.target.milvus2x.loadCollection
         o.quiet = quiet

@@ -16,9 +16,8 @@ struct Start: AsyncParsableCommand {
             let (plan, source) = try await Pipelines.plan(config, options)
             let staging = try StagingFactory.staging(config)
             let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
-                let startJob = StartJob(dump: DumpJob(plan: plan, source: source, staging: staging, options: Pipelines.dumpOptions(config, quiet: job.quiet)),
-                                   load: LoadJob(staging: staging, client: client, options: Pipelines.loadOptions(config, options, quiet: job.quiet)))
-                return try await Interrupts.cancellingOnSignal { try await startJob.run() }
+                let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
+                return try await Interrupts.cancellingOnSignal { try await pipeline.start(plan, from: source, into: client) }
             }
             Terminal.print(result.summary)
             try job.writeReport(result.json(plan: plan))
@@ -68,7 +67,7 @@ struct Verify: AsyncParsableCommand {
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
             try job.writeReport(result.json)
             if let first = result.mismatches.first {
-                throw MigrationError.target(subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
+                throw MigrationError.target(.mismatch, subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
             }
         }
     }

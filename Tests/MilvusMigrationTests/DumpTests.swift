@@ -238,10 +238,10 @@ enum LocalStagingSource {
         })
         try db.finish()
         let plan = try await planOf(db)
-        var options = DumpJob.Options()
+        var options = PipelineOptions()
         options.quiet = true
         let staging = LocalStagingArea(root: dir.sub("out/migration"))
-        _ = try await DumpJob(plan: plan, source: LocalStagingSource.storage(db), staging: staging, options: options).run()
+        _ = try await MigrationPipeline(staging: staging, options: options).dump(plan, from: LocalStagingSource.storage(db))
         let folder = "\(dir.sub("out/migration"))/tables/plain/\(segment)"
         let source = try readBytes(db.segmentFolder(table: "plain", segment: segment) + "/\(segment).rv")
         let staged = try readBytes("\(folder)/data.npy")
@@ -265,15 +265,15 @@ enum LocalStagingSource {
         let s = try Scenario(rows: 30, segmentsPerTable: 1)
         let meta = MetaAssembler.assemble(try SQLiteMetaReader(path: s.db.metaPath).read())
         let source = LocalSourceStorage(root: s.db.tablesPath)
-        let plan = await Planner(storage: source).plan(meta)
+        let plan = try await Planner(storage: source).plan(meta)
         #expect(plan.isExecutable)
         let layout = plan.collections.first { $0.source.name == "floats" }!.segments[0]
         truncate("\(s.db.tablesPath)/\(layout.vectorsFile)", 50)
-        var options = DumpJob.Options()
+        var options = PipelineOptions()
         options.quiet = true
-        options.parallelism = 1
+        options.stageParallelism = 1
         await #expect {
-            try await DumpJob(plan: plan, source: source, staging: LocalStagingArea(root: s.staging), options: options).run()
+            try await MigrationPipeline(staging: LocalStagingArea(root: s.staging), options: options).dump(plan, from: source)
         } throws: { error in
             "\(error)".contains("changed since it was checked") && "\(error)".contains(layout.vectorsFile)
         }

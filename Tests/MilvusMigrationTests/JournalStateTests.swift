@@ -71,7 +71,7 @@ import Testing
 
         /// What `reconcile` decides from the counts when a task's outcome is unknown.
         mutating func decideFromCounts() {
-            guard let mask = LoadJob.persistedSubset(rows: [record.rows], extra: Int64(copies)) else {
+            guard let mask = ReconcileStep.persistedSubset(rows: [record.rows], extra: Int64(copies)) else {
                 JournalStateTests.report("undecidable with \(copies) copies after \(trace)")
                 return
             }
@@ -314,12 +314,12 @@ import Testing
     }
 
     @Test func countDecisionNeedsExactlyOneExplanation() {
-        #expect(LoadJob.persistedSubset(rows: [300, 500], extra: 0) == 0)
-        #expect(LoadJob.persistedSubset(rows: [300, 500], extra: 500) == 2)
-        #expect(LoadJob.persistedSubset(rows: [300, 500], extra: 800) == 3)
-        #expect(LoadJob.persistedSubset(rows: [300, 300], extra: 300) == nil)
-        #expect(LoadJob.persistedSubset(rows: [300, 500], extra: 250) == nil)
-        #expect(LoadJob.persistedSubset(rows: [300], extra: -1) == nil)
+        #expect(ReconcileStep.persistedSubset(rows: [300, 500], extra: 0) == 0)
+        #expect(ReconcileStep.persistedSubset(rows: [300, 500], extra: 500) == 2)
+        #expect(ReconcileStep.persistedSubset(rows: [300, 500], extra: 800) == 3)
+        #expect(ReconcileStep.persistedSubset(rows: [300, 300], extra: 300) == nil)
+        #expect(ReconcileStep.persistedSubset(rows: [300, 500], extra: 250) == nil)
+        #expect(ReconcileStep.persistedSubset(rows: [300], extra: -1) == nil)
     }
 }
 

@@ -89,7 +89,7 @@ import Milvus1xFixture
         // BACKUP + INDEX siblings: the segment is read once, through its BACKUP row.
         #expect(c.segments.map(\.id) == [raw, toIndex, indexed])
         #expect(c.segments.map(\.fileType) == [.raw, .toIndex, .backup])
-        let plan = await Planner(storage: LocalSourceStorage(root: db.tablesPath)).plan(meta)
+        let plan = try await Planner(storage: LocalSourceStorage(root: db.tablesPath)).plan(meta)
         #expect(plan.isExecutable)
         #expect(plan.liveRows == 3)
     }

@@ -41,7 +41,7 @@ func makeWorkedExample(at root: String, deleting: [[Int32]] = []) throws -> Milv
 /// Reads, assembles and plans a db folder written by the fixture.
 func planOf(_ db: Milvus1xDatabase, renames: [String: String] = [:]) async throws -> MigrationPlan {
     let meta = MetaAssembler.assemble(try SQLiteMetaReader(path: db.metaPath).read())
-    return await Planner(storage: LocalSourceStorage(root: db.tablesPath), renames: renames).plan(meta)
+    return try await Planner(storage: LocalSourceStorage(root: db.tablesPath), renames: renames).plan(meta)
 }
 
 func float32Bytes(_ rows: [[Float]]) -> [UInt8] {

@@ -13,7 +13,8 @@ public struct Planner: Sendable {
         self.renames = renames
     }
 
-    public func plan(_ meta: SourceMeta) async -> MigrationPlan {
+    /// Throws only `interrupted` (the task was cancelled); every other problem is in the plan.
+    public func plan(_ meta: SourceMeta) async throws -> MigrationPlan {
         var diagnostics = meta.diagnostics
         let inspector = SegmentInspector(storage: storage)
 
@@ -28,26 +29,15 @@ public struct Planner: Sendable {
         var results = [[[Result<(SegmentLayout, [Diagnostic]), MigrationError>?]]](
             meta.collections.map { c in c.partitions.map { [Result<(SegmentLayout, [Diagnostic]), MigrationError>?](repeating: nil, count: $0.segments.count) } })
 
-        await withTaskGroup(of: (Job, Result<(SegmentLayout, [Diagnostic]), MigrationError>).self) { group in
-            var next = 0
-            func submit() {
-                guard next < jobs.count else { return }
-                let job = jobs[next]
-                next += 1
-                group.addTask {
-                    do {
-                        return (job, .success(try await inspector.inspect(job.segment, of: job.collection)))
-                    } catch let error as MigrationError {
-                        return (job, .failure(error))
-                    } catch {
-                        return (job, .failure(.segment(file: storage.display(job.segment.relativeFolder), message: "\(error)")))
-                    }
+        // Every segment is inspected (a failure is a problem of the plan, not a reason to stop).
+        _ = try await BoundedWindow.run(jobs, width: parallelism, stopAtFirstFailure: false) { job in
+            try await inspector.inspect(job.segment, of: job.collection)
+        } onResult: { job, result in
+            results[job.c][job.p][job.s] = result.mapError { error in
+                if case .unexpected(_, let message) = error {
+                    return .segment(file: storage.display(job.segment.relativeFolder), message: message)
                 }
-            }
-            for _ in 0..<parallelism { submit() }
-            while let (job, result) = await group.next() {
-                results[job.c][job.p][job.s] = result
-                submit()
+                return error
             }
         }
 

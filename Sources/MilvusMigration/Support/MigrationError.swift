@@ -16,10 +16,13 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case io(path: String, operation: String, reason: String)
     /// The plan found problems; nothing was moved.
     case planFailed(problems: Int, firstProblem: String)
-    /// A feature that belongs to a later milestone.
-    case notBuilt(String)
-    /// Anything about the target Milvus 2.x server or an import job.
-    case target(subject: String, message: String)
+    /// The target Milvus 2.x server refused, failed or disagrees; `TargetFailure.kind` says how.
+    case target(TargetFailure)
+    /// Segments of a job (dump, load, start) failed; what finished is recorded. `first` is the
+    /// first failure, of segment `unit`.
+    indirect case unitsFailed(job: String, failed: Int, unit: String, first: MigrationError)
+    /// An error no layer translated (a defect to report): `context` says where it surfaced.
+    case unexpected(context: String, message: String)
     /// Stopped by the user (Ctrl-C); the journal is consistent and a rerun continues.
     case interrupted
     /// An object-storage request failed: `location` is `s3://bucket/key`.
@@ -42,10 +45,12 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "cannot \(operation) \(path): \(reason)"
         case .planFailed(let problems, let first):
             return "the plan found \(problems) problem\(problems == 1 ? "" : "s"); nothing was migrated. First: \(first)"
-        case .notBuilt(let what):
-            return "\(what) is not built yet in this version of milvus-migration"
-        case .target(let subject, let message):
-            return "\(subject): \(message)"
+        case .target(let failure):
+            return failure.description
+        case .unitsFailed(let job, let failed, let unit, let first):
+            return "\(job): \(failed) segment\(failed == 1 ? "" : "s") failed; what finished is recorded and a rerun continues from there. First (segment \(unit)): \(first.description)"
+        case .unexpected(let context, let message):
+            return "\(context): unexpected error: \(message)"
         case .interrupted:
             return "interrupted; everything finished so far is recorded in the journal and a rerun continues from there"
         case .storage(let location, let operation, let message):
@@ -54,6 +59,76 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "segment \(segment): the journal does not allow '\(event)' in phase \(phase) (its rows may already be in Milvus); nothing was changed"
         }
     }
+}
+
+extension MigrationError {
+    /// A target failure of `kind`: `subject` names the server, collection, partition or segment.
+    public static func target(_ kind: TargetFailure.Kind, subject: String, message: String, serverReason: String? = nil) -> MigrationError {
+        .target(TargetFailure(kind: kind, subject: subject, message: message, serverReason: serverReason))
+    }
+
+    /// The target failure's kind when this is one.
+    public var targetKind: TargetFailure.Kind? {
+        if case .target(let failure) = self { return failure.kind }
+        return nil
+    }
+}
+
+/// How the target failed, for code to switch on (never on message text), with the one-sentence
+/// message for the user. Like `HTTPClientError`, `Kind` is a struct: new kinds do not break callers.
+public struct TargetFailure: Sendable, Equatable, CustomStringConvertible {
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        private let name: String
+        private init(_ name: String) { self.name = name }
+        public var description: String { name }
+
+        /// Nothing answers at the endpoint (refused, reset, name not resolved).
+        public static let unreachable = Kind("unreachable")
+        /// Bad or missing credentials, or no permission.
+        public static let authentication = Kind("authentication")
+        /// A TLS mismatch between client and server (see `MilvusTLSProblem`).
+        public static let tls = Kind("tls")
+        /// The configured database does not exist.
+        public static let databaseMissing = Kind("databaseMissing")
+        /// The collection exists and `onExisting: fail` forbids touching it.
+        public static let collectionExists = Kind("collectionExists")
+        /// A collection the job needs (created or imported into before) is gone.
+        public static let collectionMissing = Kind("collectionMissing")
+        /// The existing collection's fields differ from what the migration needs.
+        public static let schemaMismatch = Kind("schemaMismatch")
+        /// The collection is not loaded, so its rows cannot be read.
+        public static let notLoaded = Kind("notLoaded")
+        /// An import task failed; `serverReason` holds the server's reason.
+        public static let importFailed = Kind("importFailed")
+        /// An import task's outcome is not known and the row counts cannot decide it.
+        public static let importUndecided = Kind("importUndecided")
+        /// A wait (import, flush, index, load, RPC deadline) ran out.
+        public static let timedOut = Kind("timedOut")
+        /// Milvus's rows or row counts differ from the source's live rows.
+        public static let mismatch = Kind("mismatch")
+        /// The server refused a request (any other non-success status); `serverReason` says why.
+        public static let refused = Kind("refused")
+        /// The server's answer makes no sense (missing task id, inconsistent Query result).
+        public static let badAnswer = Kind("badAnswer")
+        /// The source data cannot be represented at the target (e.g. an unknown metric).
+        public static let unsupported = Kind("unsupported")
+    }
+
+    public var kind: Kind
+    /// What failed: `Milvus at <endpoint>`, `collection 'x'`, `segment c/p/s`, …
+    public var subject: String
+    public var message: String
+    /// The server's own words, when it gave any.
+    public var serverReason: String?
+
+    public init(kind: Kind, subject: String, message: String, serverReason: String? = nil) {
+        self.kind = kind
+        self.subject = subject
+        self.message = message
+        self.serverReason = serverReason
+    }
+
+    public var description: String { "\(subject): \(message)" }
 }
 
 extension MigrationError: LocalizedError {

@@ -12,7 +12,7 @@ public struct IndexMapping: Sendable, Equatable {
 
     public static func forCollection(_ c: SourceCollection) throws -> IndexMapping {
         let subject = "collection '\(c.name)'"
-        guard let metric = c.metric else { throw MigrationError.target(subject: subject, message: "unknown metric \(c.metricType)") }
+        guard let metric = c.metric else { throw MigrationError.target(.unsupported, subject: subject, message: "unknown metric \(c.metricType)") }
         let metricName: String
         var note: String?
         switch metric {

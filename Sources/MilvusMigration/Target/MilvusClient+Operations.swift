@@ -3,51 +3,6 @@ import GRPCCore
 import MilvusProto
 import SwiftProtobuf
 
-/// The 2.x schema of a migrated collection: an Int64 primary key (autoID off, so the 1.x ids
-/// are kept) and one vector field.
-public struct TargetSchema: Sendable, Equatable, CustomStringConvertible {
-    public var idField: String
-    public var vectorField: String
-    public var vectorKind: VectorKind
-    /// Bits for binary vectors.
-    public var dimension: Int
-    public var autoID = false
-
-    public init(idField: String, vectorField: String, vectorKind: VectorKind, dimension: Int, autoID: Bool = false) {
-        self.idField = idField
-        self.vectorField = vectorField
-        self.vectorKind = vectorKind
-        self.dimension = dimension
-        self.autoID = autoID
-    }
-
-    public var description: String {
-        "\(idField) Int64 primary key\(autoID ? " autoID" : ""), \(vectorField) \(vectorKind == .float ? "FloatVector" : "BinaryVector")(\(dimension))"
-    }
-}
-
-/// One import task as the server reports it.
-public struct ImportTaskStatus: Sendable, Equatable {
-    public enum State: Sendable, Equatable {
-        case pending, started, persisted, flushed, completed, failed
-        case unknown(Int)
-
-        public var isFinal: Bool { self == .completed || self == .failed }
-    }
-
-    public var id: Int64
-    public var state: State
-    public var rows: Int64
-    public var failedReason: String
-    public var files: [String]
-    public var collection: String
-    public var partition: String
-    /// `progress_percent` as the server reports it ("" when absent).
-    public var progress = ""
-    /// When the server created the task (seconds since 1970; 0 when not reported).
-    public var createdAt: Int64 = 0
-}
-
 extension MilvusClient {
     public func version() async throws -> String {
         let r = try await call("GetVersion", subject: "Milvus at \(endpoint)", retry: true) {
@@ -155,7 +110,7 @@ extension MilvusClient {
         }
         try check(r.status, "Import", subject: subject)
         guard let task = r.tasks.first else {
-            throw MigrationError.target(subject: subject, message: "Import returned no task")
+            throw MigrationError.target(.badAnswer, subject: subject, message: "Import returned no task")
         }
         return task
     }
@@ -197,7 +152,7 @@ extension MilvusClient {
 
     /// Flush, then waits (GetFlushState) until the sealed segments are persisted, so the
     /// statistics count every row.
-    public func flush(_ collections: [String], timeout: Double = 120) async throws {
+    public func flush(_ collections: [String], timeout: Double) async throws {
         let db = database
         let subject = "collections \(collections.joined(separator: ", "))"
         let r = try await call("Flush", subject: subject, retry: true, ddl: true) {
@@ -221,7 +176,7 @@ extension MilvusClient {
                 try check(state.status, "GetFlushState", subject: "collection '\(collection)'")
                 if state.flushed { break }
                 guard Date() < deadline else {
-                    throw MigrationError.target(subject: "collection '\(collection)'", message: "flush not finished after \(Int(timeout)) s")
+                    throw MigrationError.target(.timedOut, subject: "collection '\(collection)'", message: "flush not finished after \(Int(timeout)) s")
                 }
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 1.5, 1)
@@ -274,12 +229,12 @@ extension MilvusClient {
             try check(r.status, "DescribeIndex", subject: subject)
             if let d = r.indexDescriptions.first {
                 if d.state == .finished && d.pendingIndexRows == 0 { return }
-                if d.state == .failed { throw MigrationError.target(subject: subject, message: "index build failed: \(d.indexStateFailReason)") }
+                if d.state == .failed { throw MigrationError.target(.refused, subject: subject, message: "index build failed: \(d.indexStateFailReason)", serverReason: d.indexStateFailReason) }
             }
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 1.5, 2)
         }
-        throw MigrationError.target(subject: subject, message: "index not built after \(Int(timeout)) s")
+        throw MigrationError.target(.timedOut, subject: subject, message: "index not built after \(Int(timeout)) s")
     }
 
     /// Whether the vector field has an index (DescribeIndex answers "index not found" otherwise).
@@ -314,7 +269,7 @@ extension MilvusClient {
             try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 1.5, 2)
         }
-        throw MigrationError.target(subject: subject, message: "not loaded after \(Int(timeout)) s")
+        throw MigrationError.target(.timedOut, subject: subject, message: "not loaded after \(Int(timeout)) s")
     }
 
     /// Rows by id: (id, vector bytes) with vectors as stored (LE float32 or packed bits).

@@ -133,7 +133,7 @@ public final class MilvusClient: Sendable {
                     if let name = options.serverName { $0.http2.authority = name }
                 })
         } catch {
-            throw MigrationError.target(subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
+            throw MigrationError.target(.unreachable, subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
         }
         return try await withGRPCClient(transport: transport) { grpc in
             let client = MilvusClient(options: options, service: Service(wrapping: grpc))
@@ -156,7 +156,7 @@ public final class MilvusClient: Sendable {
             try check(list.status, "ListDatabases", subject: "Milvus at \(endpoint)")
             if !list.dbNames.contains(db) {
                 guard options.createsDatabase else {
-                    throw MigrationError.target(subject: "database '\(db)'", message: "does not exist at \(endpoint); check target.milvus2x.database")
+                    throw MigrationError.target(.databaseMissing, subject: "database '\(db)'", message: "does not exist at \(endpoint); check target.milvus2x.database")
                 }
                 let status = try await call("CreateDatabase", subject: "database '\(db)'", retry: false, ddl: true) {
                     try await self.service.createDatabase(.with { $0.dbName = db }, metadata: self.metadata, options: self.callOptions(ddl: true))
@@ -205,17 +205,17 @@ public final class MilvusClient: Sendable {
     func translate(_ error: RPCError, rpc: String, subject: String) -> MigrationError {
         if error.code == .unavailable || error.code == .internalError || error.code == .unknown,
            let tls = MilvusTLSProblem.classify(error, clientUsesTLS: options.endpoint.tls) {
-            return .target(subject: "Milvus at \(endpoint)", message: tls.message(options: options))
+            return .target(.tls, subject: "Milvus at \(endpoint)", message: tls.message(options: options))
         }
         switch error.code {
         case .unavailable:
-            return .target(subject: "Milvus at \(endpoint)", message: "unreachable (\(rpc): \(error.message)); check target.milvus2x.endpoint and that the server is up")
+            return .target(.unreachable, subject: "Milvus at \(endpoint)", message: "unreachable (\(rpc): \(error.message)); check target.milvus2x.endpoint and that the server is up")
         case .unauthenticated, .permissionDenied:
-            return .target(subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(error.message)); check target.milvus2x.username and password")
+            return .target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(error.message)); check target.milvus2x.username and password")
         case .deadlineExceeded:
-            return .target(subject: subject, message: "\(rpc) timed out at \(endpoint)")
+            return .target(.timedOut, subject: subject, message: "\(rpc) timed out at \(endpoint)")
         default:
-            return .target(subject: subject, message: "\(rpc) failed at \(endpoint): \(error.code) \(error.message)")
+            return .target(.refused, subject: subject, message: "\(rpc) failed at \(endpoint): \(error.code) \(error.message)", serverReason: error.message)
         }
     }
 
@@ -225,12 +225,13 @@ public final class MilvusClient: Sendable {
         let reason = status.reason.isEmpty ? "error code \(status.code)/\(status.errorCode)" : status.reason
         let lower = reason.lowercased()
         if status.errorCode == .permissionDenied || lower.contains("auth") && (lower.contains("fail") || lower.contains("need")) {
-            throw MigrationError.target(subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(reason)); check target.milvus2x.username and password")
+            throw MigrationError.target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(reason)); check target.milvus2x.username and password")
         }
         if lower.contains("database not found") || lower.contains("database not exist") {
-            throw MigrationError.target(subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))")
+            throw MigrationError.target(.databaseMissing, subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))", serverReason: reason)
         }
-        throw MigrationError.target(subject: subject, message: "\(rpc) failed: \(reason)")
+        throw MigrationError.target(status.code == 101 || status.code == 103 || lower.contains("not loaded") ? .notLoaded : .refused,
+                                    subject: subject, message: "\(rpc) failed: \(reason)", serverReason: reason)
     }
 }
 

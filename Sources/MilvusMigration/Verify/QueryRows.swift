@@ -24,7 +24,7 @@ enum QueryRows {
 
     static func decode(ids: [Int64], dim rawDim: Int64, vectors: Vectors, subject: String) throws -> [(Int64, [UInt8])] {
         func refuse(_ why: String) -> MigrationError {
-            .target(subject: subject, message: "the Query answer is inconsistent: \(why)")
+            .target(.badAnswer, subject: subject, message: "the Query answer is inconsistent: \(why)")
         }
         var rows: [(Int64, [UInt8])] = []
         switch vectors {

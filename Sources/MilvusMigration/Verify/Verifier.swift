@@ -134,8 +134,8 @@ public struct Verifier: Sendable {
             do {
                 got = try await client.query(collection: target, idField: options.idField, vectorField: options.vectorField,
                                              ids: Array(Set(rows.map(\.0))), partitions: [partition])
-            } catch let error as MigrationError where "\(error)".lowercased().contains("not loaded") {
-                throw MigrationError.target(subject: "collection '\(target)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
+            } catch let error as MigrationError where error.targetKind == .notLoaded {
+                throw MigrationError.target(.notLoaded, subject: "collection '\(target)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
             }
             var found: [Int64: [[UInt8]]] = [:]
             for (id, vector) in got { found[id, default: []].append(vector) }

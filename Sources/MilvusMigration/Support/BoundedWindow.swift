@@ -1,11 +1,15 @@
-/// Runs `work` over `items` with at most `width` in flight (a sliding window: a slot is refilled
-/// as soon as it frees up). After the first failure no new item starts; the ones in flight finish.
-/// When the task is cancelled (Ctrl-C) no new item starts either, and `run` throws `interrupted`
-/// once the ones in flight are done.
+/// The one bounded-concurrency helper: runs `work` over `items` with at most `width` in flight (a
+/// sliding window: a slot is refilled as soon as it frees up). With `stopAtFirstFailure` (the
+/// jobs) no new item starts after a failure and the ones in flight finish; without it (the
+/// planner, which collects every problem) every item runs. When the task is cancelled (Ctrl-C)
+/// no new item starts either, and `run` throws `interrupted` once the ones in flight are done.
 /// `onResult` runs serially, in completion order. Returns the failures.
+///
+/// (`AsyncSemaphore` complements it where one work item has sections with their own limits,
+/// e.g. `start` staging at most `dumper.worker.limit` and importing `loader.worker.limit`.)
 enum BoundedWindow {
     static func run<Item: Sendable, Output: Sendable>(
-        _ items: [Item], width: Int,
+        _ items: [Item], width: Int, stopAtFirstFailure: Bool = true,
         work: @escaping @Sendable (Item) async throws -> Output,
         onResult: (Item, Result<Output, MigrationError>) async throws -> Void
     ) async throws -> [(Item, MigrationError)] {
@@ -25,7 +29,7 @@ enum BoundedWindow {
                     } catch is CancellationError {
                         return (item, .failure(.interrupted))
                     } catch {
-                        return (item, .failure(.target(subject: "\(item)", message: "\(error)")))
+                        return (item, .failure(.unexpected(context: "\(item)", message: "\(error)")))
                     }
                 }
             }
@@ -33,7 +37,7 @@ enum BoundedWindow {
             while let (item, outcome) = try await group.next() {
                 if case .failure(let error) = outcome {
                     failures.append((item, error))
-                    stopped = true
+                    if stopAtFirstFailure || error == .interrupted { stopped = true }
                 }
                 try await onResult(item, outcome)
                 if Task.isCancelled { stopped = true }

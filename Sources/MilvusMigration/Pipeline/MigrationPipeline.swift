@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+
+/// The migration as one pipeline of named steps over one work unit, the `SegmentUnit`:
+///
+///     stage (StageStep) → import (ImportStep) → count (CountStep)
+///
+/// around per-collection steps (`CollectionStep`: create or check before, index and load after)
+/// and `ReconcileStep`, which settles imports an earlier run left open before anything new is
+/// imported. The commands are compositions of those steps:
+/// - `dump` stages every live segment of a plan;
+/// - `load` imports every segment of a staged dump and checks the counts;
+/// - `start` does both, overlapped: a segment is imported as soon as it is staged.
+/// All three share the job journal in the staging area, so any of them after a failed or
+/// interrupted other one resumes rather than redoes. `RunTally` aggregates the results; the
+/// reports are built in Report/.
+public struct MigrationPipeline: Sendable {
+    public var staging: any StagingArea
+    public var options: PipelineOptions
+    let logger = Logger(label: "milvus-migration.pipeline")
+
+    public init(staging: any StagingArea, options: PipelineOptions) {
+        self.staging = staging
+        self.options = options
+    }
+
+    // MARK: dump = stage
+
+    /// Stages every live segment of `plan`, `stageParallelism` at a time.
+    public func dump(_ plan: MigrationPlan, from source: any SourceStorage) async throws -> DumpReport {
+        try plan.requireExecutable()
+        let removed = try await begin(plan)
+        let journal = try await JobJournal.open(staging)
+        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        progress.start()
+        defer { progress.stop() }
+        var tally = RunTally(plan.collections.map { ($0.source.name, $0.targetName) })
+        let stage = StageStep(source: source, staging: staging, journal: journal, bufferBytes: options.bufferBytes, progress: progress)
+        let failures = try await BoundedWindow.run(units, width: options.stageParallelism) { unit in
+            let started = Date()
+            let (record, worked) = try await stage.run(unit)
+            return (record, worked, started)
+        } onResult: { unit, outcome in
+            guard case .success(let (record, worked, started)) = outcome else { return }
+            progress.finishUnit(rows: record.rows)
+            tally.staged(collection: unit.collection.name, rows: record.rows, deletedRows: record.deletedRows,
+                         bytes: record.files.reduce(0) { $0 + $1.bytes }, worked: worked, started: started)
+        }
+        try Self.requireNoFailures(failures, job: "dump")
+        return tally.dumpReport(seconds: progress.elapsed, stagingLocation: staging.location, removedLeftovers: removed)
+    }
+
+    // MARK: load = import + count
+
+    /// Imports every segment of the staged dump (its meta.json, `collections` selected, renamed
+    /// by `renames`) into `target`, `importParallelism` at a time, and checks the counts.
+    public func load(into target: any MigrationTarget, collections selected: [String] = [], renames: [String: String] = [:]) async throws -> LoadReport {
+        let started = Date()
+        guard let metaBytes = try await staging.readSmallFile("meta.json") else {
+            throw MigrationError.usage("no dump found in \(staging.location) (meta.json is missing); run dump first")
+        }
+        let meta = try MetaJSON.decode(Data(metaBytes), origin: "\(staging.location)/meta.json").selecting(selected)
+        if let problem = meta.diagnostics.errors.first { throw MigrationError.meta(source: meta.origin, message: problem.description) }
+        let journal = try await JobJournal.open(staging)
+
+        // Every segment must be staged, with the files the journal recorded.
+        let units = SegmentUnit.all(of: meta, renames: renames, fields: options.fields)
+        for unit in units {
+            guard let record = await journal.record(unit.key), record.phase != .pending, !record.files.isEmpty else {
+                throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)); run dump first")
+            }
+        }
+        let collections = meta.collections.map { (source: $0, target: renames[$0.name] ?? $0.name) }
+        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
+        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        for unit in active { tally.segmentToLoad(collection: unit.collection.name) }
+        try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
+
+        var pending: [SegmentUnit] = []
+        for unit in active {
+            let record = await journal.record(unit.key)!
+            if [.imported, .verified].contains(record.phase) {
+                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: false)
+            } else {
+                pending.append(unit)
+            }
+        }
+        if pending.isEmpty && !active.isEmpty {
+            logger.notice("every segment was imported by an earlier run; nothing to import")
+        }
+
+        let progress = ProgressReporter(title: "load", totalUnits: pending.count, totalBytes: 0, unitName: "imports", quiet: options.quiet || pending.isEmpty)
+        progress.start()
+        let importStep = ImportStep(target: target, staging: staging, journal: journal, options: options)
+        let failures = try await Self.withProgress(progress) {
+            try await BoundedWindow.run(pending, width: options.importParallelism) { unit in
+                try await importStep.run(unit)
+            } onResult: { unit, outcome in
+                guard case .success(let record) = outcome else { return }
+                progress.finishUnit(rows: record.rows)
+                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: true)
+            }
+        }
+        try Self.requireNoFailures(failures, job: "load")
+        try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally)
+        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+    }
+
+    // MARK: start = stage and import, overlapped, + count
+
+    /// Stages and imports every live segment of `plan`: a segment is imported as soon as its
+    /// files are staged, so loading overlaps dumping; at most `stageParallelism` segments are
+    /// being staged and `importParallelism` imported at any moment.
+    public func start(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
+        let started = Date()
+        try plan.requireExecutable()
+        _ = try await begin(plan)
+        let journal = try await JobJournal.open(staging)
+        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
+        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
+        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        // Imports an earlier run left open are settled before anything is staged or imported.
+        try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
+
+        let progress = ProgressReporter(title: "start", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        progress.start()
+        let staging = AsyncSemaphore(options.stageParallelism)
+        let importing = AsyncSemaphore(options.importParallelism)
+        let stage = StageStep(source: source, staging: self.staging, journal: journal, bufferBytes: options.bufferBytes, progress: progress)
+        let importStep = ImportStep(target: target, staging: self.staging, journal: journal, options: options)
+        var finished: [SegmentUnit] = []
+        let failures = try await Self.withProgress(progress) {
+            try await BoundedWindow.run(active, width: options.stageParallelism + options.importParallelism) { unit in
+                // Files kept from an earlier run are read back and checked before they are imported.
+                let (record, _) = try await staging.with { try await stage.run(unit, checkContent: true) }
+                if record.step == .done { return (record, false) }
+                let imported = try await importing.with { try await importStep.run(unit, checkFiles: false) }
+                return (imported, true)
+            } onResult: { unit, outcome in
+                guard case .success(let (record, worked)) = outcome else { return }
+                progress.finishUnit(rows: record.rows)
+                finished.append(unit)
+                tally.segmentToLoad(collection: unit.collection.name)
+                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: worked)
+            }
+        }
+        try Self.requireNoFailures(failures, job: "start")
+        try await countAndFinish(collections, units: finished, target: target, journal: journal, tally: &tally)
+        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+    }
+
+    // MARK: shared pieces
+
+    /// Removes half-written files and writes meta.json of what is being migrated.
+    func begin(_ plan: MigrationPlan) async throws -> Int {
+        try await staging.prepare()
+        let removed = try await staging.removeLeftovers()
+        if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
+        let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
+        try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
+        return removed
+    }
+
+    /// `CollectionStep.prepare` for every collection; returns the units of the collections that
+    /// are not skipped.
+    func prepare(_ collections: [(source: SourceCollection, target: String)], units: [SegmentUnit], target: any MigrationTarget,
+                 journal: JobJournal, tally: inout RunTally) async throws -> [SegmentUnit] {
+        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
+        for (c, name) in collections {
+            if try await !step.prepare(c, into: name, units: units.filter { $0.collection.name == c.name }) {
+                tally.skipped(collection: c.name)
+            }
+        }
+        return units.filter { !tally.isSkipped($0.collection.name) }
+    }
+
+    /// `CountStep` over the collections that were not skipped, then `CollectionStep.finish`.
+    func countAndFinish(_ collections: [(source: SourceCollection, target: String)], units: [SegmentUnit], target: any MigrationTarget,
+                        journal: JobJournal, tally: inout RunTally) async throws {
+        let kept = collections.filter { !tally.isSkipped($0.source.name) }
+        let counts = try await CountStep(target: target, journal: journal).run(kept, units: units)
+        for (name, c) in counts { tally.counted(collection: name, expected: c.expected, actual: c.actual) }
+        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
+        for (c, name) in kept {
+            tally.note(collection: c.name, try await step.finish(c, into: name))
+        }
+    }
+
+    /// Stops the progress line however `body` ends.
+    static func withProgress<T>(_ progress: ProgressReporter, _ body: () async throws -> T) async throws -> T {
+        defer { progress.stop() }
+        return try await body()
+    }
+
+    /// Throws `unitsFailed` naming the first failure.
+    static func requireNoFailures(_ failures: [(SegmentUnit, MigrationError)], job: String) throws {
+        guard let (unit, error) = failures.first else { return }
+        if error == .interrupted { throw MigrationError.interrupted }
+        throw MigrationError.unitsFailed(job: job, failed: failures.count, unit: unit.key, first: error)
+    }
+}

@@ -1,0 +1,41 @@
+/// How the pipeline runs: every knob of `dump`, `load` and `start` in one place. The CLI gets it
+/// from migration.yaml through the config mapping; tests set the fields they need.
+public struct PipelineOptions: Sendable {
+    /// Segments staged at once (`dumper.worker.limit`).
+    public var stageParallelism = 2
+    /// Imports in flight at once (`loader.worker.limit`).
+    public var importParallelism = 2
+    /// Read buffer of the conversion (`dumper.worker.reader.bufferSize`).
+    public var bufferBytes = 1 << 20
+    public var fields = FieldNames()
+    /// How long one import task (and index build, collection load) may take (`loader.worker.importTimeout`).
+    public var importTimeout: Double = 3600
+    /// What to do with a 2.x collection that exists and is not this job's (`target.milvus2x.onExisting`).
+    public var onExisting: OnExisting = .fail
+    /// `target.milvus2x.shardsNum` (0: the server's default).
+    public var shards = 0
+    public var createIndex = false
+    public var loadCollection = false
+    /// Whether Milvus reads the staged files from a local disk (for the "file not found" hint).
+    public var stagedLocally = true
+    /// An import task left by an earlier run that shows no progress for this long (nor does any
+    /// other such task) is taken as stalled (e.g. by a server restart) and decided from the row counts.
+    public var stallTimeout: Double = 120
+    /// No progress output.
+    public var quiet = false
+
+    public init() {}
+}
+
+/// What `load` and `start` do with a 2.x collection that already exists and that this job did
+/// not create (`target.milvus2x.onExisting`).
+public enum OnExisting: String, Sendable, CaseIterable {
+    /// Stop with an error naming it (the default).
+    case fail
+    /// Leave it alone and migrate the other collections.
+    case skip
+    /// Check its schema and import into it; the count check allows for the rows it had.
+    case append
+    /// Drop it and create it anew.
+    case drop
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Step 2, import: one staged segment → one import task at the target, journaled at every
+/// change (`SegmentRecord.apply`), so a segment whose rows may be in Milvus is never imported a
+/// second time. A segment an earlier run left in `importing` must be settled by
+/// `ReconcileStep` first.
+struct ImportStep: Sendable {
+    var target: any MigrationTarget
+    var staging: any StagingArea
+    var journal: JobJournal
+    var options: PipelineOptions
+
+    /// Checks the staged files against their checksums (unless `checkFiles` is false: `start`
+    /// checked them while staging), records the request, starts the task, records its id, polls
+    /// it and records the outcome.
+    func run(_ unit: SegmentUnit, checkFiles: Bool = true) async throws -> SegmentRecord {
+        guard var record = await journal.record(unit.key) else {
+            throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)); run dump first")
+        }
+        let task: Int64
+        switch record.step {
+        case .done:
+            return record
+        case .stage:
+            throw MigrationError.usage("segment \(unit.key) is not staged (\(record.failure ?? "no files")); run dump first")
+        case .findTask:
+            throw MigrationError.target(.importUndecided, subject: unit.description, message: "an earlier run asked for its import and the answer was not recorded; rerun the command to settle it")
+        case .poll(let known):
+            task = known
+        case .importStaged:
+            if checkFiles { try await StagedFileCheck.requireIntact(record, staging: staging, journal: journal) }
+            // Import into a missing collection stalls the server for ~53 s: check right before.
+            guard try await target.hasCollection(unit.target) else {
+                throw MigrationError.target(.collectionMissing, subject: unit.description, message: "collection '\(unit.target)' disappeared from Milvus at \(target.endpoint) during the load")
+            }
+            record = try await journal.apply(.importRequested, to: unit.key)
+            // Not retried: if the answer is lost the next run finds the task (or decides from
+            // the row counts) instead of importing blindly again.
+            task = try await target.startImport(collection: unit.target, partition: unit.targetPartition,
+                                                files: record.files.map { staging.importPath($0.path) }, subject: unit.description)
+            record = try await journal.apply(.importTaskRecorded(task), to: unit.key)
+        }
+        let status = try await poll(task, unit: unit)
+        switch status.state {
+        case .completed:
+            try Self.requireRows(status, task: task, record: record, unit: unit)
+            return try await journal.apply(.importCompleted, to: unit.key)
+        default:
+            var reason = status.failedReason.isEmpty ? "import task \(task) failed" : status.failedReason
+            if reason.contains("no such file") || reason.contains("does not exist") || reason.contains("failed to get file size") {
+                reason += options.stagedLocally
+                    ? " (Milvus must read the staged files from the same disk: with target.mode local its storage must be local and see \(staging.location); otherwise use target.mode remote with Milvus's own bucket)"
+                    : " (the files must be in the bucket Milvus itself uses: target.remote.bucket must be Milvus's minio.bucketName)"
+            }
+            try await journal.apply(.importFailed(reason: reason), to: unit.key)
+            throw MigrationError.target(.importFailed, subject: unit.description,
+                                        message: "import into collection '\(unit.target)'\(unit.partition.isDefault ? "" : " partition '\(unit.partition.name)'") failed: \(reason)",
+                                        serverReason: status.failedReason)
+        }
+    }
+
+    /// A completed task that reports a row count must report the segment's live rows.
+    static func requireRows(_ status: ImportTaskStatus, task: Int64, record: SegmentRecord, unit: SegmentUnit) throws {
+        if status.rows != 0 && status.rows != record.rows {
+            throw MigrationError.target(.mismatch, subject: unit.description, message: "import task \(task) completed with \(status.rows) rows, expected \(record.rows)")
+        }
+    }
+
+    /// Polls the task with a short backoff (0.2 s growing to 2 s) until it ends.
+    func poll(_ task: Int64, unit: SegmentUnit) async throws -> ImportTaskStatus {
+        let deadline = Date().addingTimeInterval(options.importTimeout)
+        var delay = 0.2
+        while true {
+            let status = try await target.importState(task, subject: unit.description)
+            if status.state.isFinal { return status }
+            guard Date() < deadline else {
+                throw MigrationError.target(.timedOut, subject: unit.description, message: "import task \(task) still \(status.state) after \(Int(options.importTimeout)) s (loader.worker.importTimeout); rerun load to keep waiting for it")
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 1.5, 2)
+        }
+    }
+}

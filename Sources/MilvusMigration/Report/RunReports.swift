@@ -1,0 +1,188 @@
+import Foundation
+
+/// What `dump` did, per collection: the summary table and the `--report` JSON.
+public struct DumpReport: Sendable {
+    public struct Collection: Sendable {
+        public var collection: String
+        public var segments = 0
+        public var skippedSegments = 0
+        public var rows: Int64 = 0
+        public var deletedRows: Int64 = 0
+        public var bytes: Int64 = 0
+        /// Wall-clock span from the first of its segments starting to the last finishing.
+        public var firstStart: Date?
+        public var lastEnd: Date?
+        public var seconds: Double { firstStart.map { (lastEnd ?? $0).timeIntervalSince($0) } ?? 0 }
+    }
+
+    public var collections: [Collection]
+    public var seconds: Double
+    public var stagingLocation: String
+    public var removedLeftovers: Int
+}
+
+/// What `load` or `start` did, per collection: the summary table and the `--report` JSON.
+public struct LoadReport: Sendable {
+    public struct Collection: Sendable {
+        public var source: String
+        public var target: String
+        public var segments = 0
+        public var alreadyImported = 0
+        public var rowsImported: Int64 = 0
+        public var expectedRows: Int64 = 0
+        public var actualRows: Int64 = 0
+        public var skipped = false
+        public var tasks: [Int64] = []
+        public var notes: [String] = []
+    }
+
+    public var collections: [Collection]
+    public var seconds: Double
+    public var endpoint: String
+}
+
+/// The one results aggregator of the pipeline: the steps report what happened to each segment
+/// and collection (serially, in completion order), and the reports are built from it.
+public struct RunTally: Sendable {
+    private var order: [String] = []
+    private var dumped: [String: DumpReport.Collection] = [:]
+    private var loaded: [String: LoadReport.Collection] = [:]
+
+    /// `collections`: source names with their 2.x names, in report order.
+    public init(_ collections: [(source: String, target: String)]) {
+        for (source, target) in collections {
+            order.append(source)
+            dumped[source] = DumpReport.Collection(collection: source)
+            loaded[source] = LoadReport.Collection(source: source, target: target)
+        }
+    }
+
+    /// A segment's staging ended (`worked`: converted now; otherwise found staged before).
+    public mutating func staged(collection: String, rows: Int64, deletedRows: Int64, bytes: Int64, worked: Bool, started: Date, ended: Date = Date()) {
+        var c = dumped[collection]!
+        c.firstStart = min(c.firstStart ?? started, started)
+        c.lastEnd = ended
+        if worked { c.segments += 1 } else { c.skippedSegments += 1 }
+        c.rows += rows
+        c.deletedRows += deletedRows
+        c.bytes += bytes
+        dumped[collection] = c
+    }
+
+    /// A segment to import was counted (load counts them all before importing).
+    public mutating func segmentToLoad(collection: String) {
+        loaded[collection]!.segments += 1
+    }
+
+    /// A segment's rows are in Milvus: imported `now` (with `rows`) or by an earlier run.
+    public mutating func imported(collection: String, rows: Int64, task: Int64?, now: Bool) {
+        if now { loaded[collection]!.rowsImported += rows } else { loaded[collection]!.alreadyImported += 1 }
+        if let task { loaded[collection]!.tasks.append(task) }
+    }
+
+    /// The collection exists and is left alone (`onExisting: skip`).
+    public mutating func skipped(collection: String) {
+        loaded[collection]!.skipped = true
+        loaded[collection]!.notes.append("exists; skipped (onExisting: skip)")
+    }
+
+    public func isSkipped(_ collection: String) -> Bool { loaded[collection]?.skipped ?? false }
+
+    public mutating func counted(collection: String, expected: Int64, actual: Int64) {
+        loaded[collection]!.expectedRows = expected
+        loaded[collection]!.actualRows = actual
+    }
+
+    public mutating func note(collection: String, _ notes: [String]) {
+        loaded[collection]!.notes += notes
+    }
+
+    public func dumpReport(seconds: Double, stagingLocation: String, removedLeftovers: Int) -> DumpReport {
+        DumpReport(collections: order.map { dumped[$0]! }, seconds: seconds, stagingLocation: stagingLocation, removedLeftovers: removedLeftovers)
+    }
+
+    public func loadReport(seconds: Double, endpoint: String) -> LoadReport {
+        LoadReport(collections: order.map { loaded[$0]! }, seconds: seconds, endpoint: endpoint)
+    }
+}
+
+extension DumpReport {
+    public var summary: String {
+        var table = TextTable(headers: ["collection", "segments", "skipped (done before)", "rows", "deleted rows dropped", "staged bytes", "time"], numeric: [1, 2, 3, 4, 5, 6])
+        for c in collections {
+            table.add([c.collection, String(c.segments), String(c.skippedSegments), Format.count(c.rows), Format.count(c.deletedRows),
+                       Format.bytes(c.bytes), String(format: "%.1f s", c.seconds)])
+        }
+        let rows = collections.reduce(Int64(0)) { $0 + $1.rows }
+        return table.render() + "\n\nDumped \(Format.count(rows)) rows to \(stagingLocation) in \(String(format: "%.1f", seconds)) s."
+    }
+}
+
+extension DumpReport {
+    public var json: JSONValue {
+        .object([
+            ("staging", .string(stagingLocation)),
+            ("seconds", .double(seconds)),
+            ("removedLeftovers", .integer(removedLeftovers)),
+            ("collections", .array(collections.map { c in
+                .object([("collection", .string(c.collection)), ("segments", .integer(c.segments)),
+                         ("skippedSegments", .integer(c.skippedSegments)), ("rows", .int(c.rows)),
+                         ("deletedRowsSkipped", .int(c.deletedRows)), ("stagedBytes", .int(c.bytes)), ("seconds", .double(c.seconds))])
+            })),
+        ])
+    }
+}
+
+extension LoadReport {
+    public var summary: String {
+        var table = TextTable(headers: ["collection", "2.x collection", "segments", "imported now", "imported before", "rows in Milvus", "source live rows", "result"],
+                              numeric: [2, 3, 4, 5, 6])
+        for c in collections {
+            let result = c.skipped ? "skipped" : (c.actualRows == c.expectedRows ? "ok" : "MISMATCH")
+            table.add([c.source, c.target, String(c.segments), String(c.segments - c.alreadyImported), String(c.alreadyImported),
+                       Format.count(c.actualRows), Format.count(c.expectedRows), result])
+        }
+        var out = table.render()
+        for c in collections where !c.notes.isEmpty { out += "\n  \(c.target): \(c.notes.joined(separator: "; "))" }
+        let imported = collections.reduce(0) { $0 + $1.segments - $1.alreadyImported }
+        out += "\n\n" + (imported == 0 ? "Nothing to import: every segment was imported by an earlier run. " : "")
+        out += "Row counts match the source. Milvus at \(endpoint), \(String(format: "%.1f", seconds)) s."
+        return out
+    }
+}
+
+extension LoadReport {
+    /// The `--report` JSON: per collection and partition the source rows, deleted rows skipped,
+    /// target rows, segments, import task ids, duration and notes.
+    public func json(plan: MigrationPlan?) -> JSONValue {
+        .object([
+            ("endpoint", .string(endpoint)),
+            ("seconds", .double(seconds)),
+            ("collections", .array(collections.map { c in
+                let planned = plan?.collections.first { $0.source.name == c.source }
+                var members: [(String, JSONValue)] = [
+                    ("collection", .string(c.source)),
+                    ("target", .string(c.target)),
+                    ("skipped", .bool(c.skipped)),
+                    ("segments", .integer(c.segments)),
+                    ("importedNow", .integer(c.segments - c.alreadyImported)),
+                    ("importedBefore", .integer(c.alreadyImported)),
+                    ("rowsImported", .int(c.rowsImported)),
+                    ("sourceRows", .int(c.expectedRows)),
+                    ("targetRows", .int(c.actualRows)),
+                    ("importTasks", .array(c.tasks.sorted().map { .int($0) })),
+                    ("notes", .array(c.notes.map { .string($0) })),
+                ]
+                if let planned {
+                    members.append(("deletedRowsSkipped", .int(planned.deletedRows)))
+                    members.append(("partitions", .array(planned.partitions.map { p in
+                        .object([("name", .string(p.source.name)), ("tag", .optional(p.source.tag)), ("sourceRows", .int(p.liveRows)),
+                                 ("deletedRowsSkipped", .int(p.deletedRows)), ("segments", .integer(p.segments.count)),
+                                 ("stagedBytes", .int(p.stagedBytes(planned.source)))])
+                    })))
+                }
+                return .object(members)
+            })),
+        ])
+    }
+}
