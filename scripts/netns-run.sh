@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run a command next to real services inside a private network namespace (loopback only).
 #
-#   scripts/netns-run.sh [--services milvus,moto,mariadb] -- COMMAND [ARG...]
+#   scripts/netns-run.sh [--services milvus,moto,mariadb,milvus-lite] -- COMMAND [ARG...]
 #
 # - Needs root (unshare). Install first, outside: scripts/services/install.sh milvus moto mariadb
 #   (the namespace has no network at all).
@@ -19,7 +19,7 @@ SELF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]
 SERVICES_DIR="$(dirname "$SELF")/services"
 
 usage() {
-    echo "usage: $0 [--services milvus,moto,mariadb] -- COMMAND [ARG...]" >&2
+    echo "usage: $0 [--services milvus,moto,mariadb,milvus-lite] -- COMMAND [ARG...]" >&2
     exit 2
 }
 
@@ -90,14 +90,14 @@ mm_in_private_netns || mm_die "network namespace has interfaces other than lo; r
 # Normalise and order the service list: moto first, then mariadb, then milvus.
 want=",${services// /},"
 for s in ${services//,/ }; do
-    case "$s" in milvus|moto|mariadb) ;; *) mm_die "unknown service '$s' (expected milvus, moto, mariadb)" ;; esac
+    case "$s" in milvus|moto|mariadb|milvus-lite) ;; *) mm_die "unknown service '$s' (expected milvus, moto, mariadb, milvus-lite)" ;; esac
 done
 if [[ "$want" == *,milvus,* ]] && [ "${MILVUS_STORAGE:-local}" = minio ] && [[ "$want" != *,moto,* ]]; then
     mm_log "MILVUS_STORAGE=minio: adding moto to the services"
     want="${want}moto,"
 fi
 order=()
-for s in moto mariadb milvus; do [[ "$want" == *,$s,* ]] && order+=("$s"); done
+for s in moto mariadb milvus milvus-lite; do [[ "$want" == *,$s,* ]] && order+=("$s"); done
 
 # One netns-run per run dir at a time (pid files and data dirs live there).
 if [ ${#order[@]} -gt 0 ]; then
@@ -157,6 +157,9 @@ export_env() {
         export MM_S3_BUCKET
         export MM_S3_ACCESS_KEY="${MM_S3_ACCESS_KEY:-minioadmin}" MM_S3_SECRET_KEY="${MM_S3_SECRET_KEY:-minioadmin}"
         export MM_S3_REGION="${MM_S3_REGION:-us-east-1}"
+    fi
+    if [[ " ${order[*]} " == *" milvus-lite "* ]]; then
+        export MILVUS_LITE_ENDPOINT="127.0.0.1:${MM_LITE_PORT:-19540}"
     fi
     if [[ " ${order[*]} " == *" mariadb "* ]]; then
         export MM_MYSQL_HOST=127.0.0.1 MM_MYSQL_PORT MM_MYSQL_USER MM_MYSQL_PASSWORD

@@ -15,6 +15,8 @@ MM_MILVUS_VERSION=2.3.5
 MM_MILVUS_VENV="$MM_CACHE/venv-milvus"
 MM_MILVUS_HOME="$MM_CACHE/milvus-$MM_MILVUS_VERSION"   # _initialize_data_files() target; binaries in ./bin
 MM_MOTO_VENV="$MM_CACHE/venv-moto"
+MM_LITE_VERSION=3.2.2
+MM_LITE_VENV="$MM_CACHE/venv-milvus-lite"   # milvus-lite (pure Python gRPC server) for insert-mode tests
 
 MM_S3_BUCKET="${MM_S3_BUCKET:-milvus-bucket}"
 MM_MYSQL_USER="${MM_MYSQL_USER:-root}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent installs of the services used by the integration tests and the quickstart.
-#   scripts/services/install.sh [milvus] [moto] [mariadb] [pymilvus]
-#   (no argument = milvus moto mariadb; pymilvus is optional, for Python cross-checks)
+#   scripts/services/install.sh [milvus] [moto] [mariadb] [milvus-lite] [pymilvus]
+#   (no argument = milvus moto mariadb milvus-lite; pymilvus is optional, for Python cross-checks)
 # Run it OUTSIDE the network namespace: it needs PyPI / Debian apt.
 # A second run is a fast no-op (marker files under $MM_CACHE, dpkg checks).
 set -euo pipefail
@@ -67,6 +67,22 @@ install_moto() {
     mm_log "moto: ok ($("$MM_MOTO_VENV/bin/python" -c 'import moto; print("moto", moto.__version__)'))"
 }
 
+install_milvus_lite() {
+    # Milvus Lite 3.2.2: a pure-Python server of the current 2.x gRPC API (float vectors only,
+    # one row per primary key), the second real server of the insert-mode tests.
+    local marker="$MM_LITE_VENV/.mm-milvus-lite-$MM_LITE_VERSION-pymilvus-3.0.2"
+    if [ ! -f "$marker" ]; then
+        local t0; t0=$(mm_now)
+        mm_log "milvus-lite: creating $MM_LITE_VENV with milvus-lite==$MM_LITE_VERSION"
+        rm -rf "$MM_LITE_VENV"
+        "$PYTHON" -m venv "$MM_LITE_VENV"
+        "$MM_LITE_VENV/bin/pip" install -q "milvus-lite==$MM_LITE_VERSION" "pymilvus==3.0.2"
+        touch "$marker"
+        mm_log "milvus-lite: venv ready in $(mm_elapsed "$t0")s"
+    fi
+    mm_log "milvus-lite: ok ($MM_LITE_VENV)"
+}
+
 install_pymilvus() {
     # Optional: pymilvus 2.3 in the Milvus venv, for Python cross-checks (not a default target).
     # pymilvus 2.3 imports pkg_resources (setuptools<70) and needs marshmallow<4.
@@ -113,13 +129,14 @@ install_mariadb() {
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(milvus moto mariadb)
+[ ${#targets[@]} -gt 0 ] || targets=(milvus moto mariadb milvus-lite)
 for t in "${targets[@]}"; do
     case "$t" in
         milvus) install_milvus ;;
         moto) install_moto ;;
         mariadb) install_mariadb ;;
+        milvus-lite) install_milvus_lite ;;
         pymilvus) install_pymilvus ;;
-        *) mm_die "unknown target '$t' (expected: milvus moto mariadb [pymilvus])" ;;
+        *) mm_die "unknown target '$t' (expected: milvus moto mariadb milvus-lite [pymilvus])" ;;
     esac
 done
