@@ -86,7 +86,7 @@ import Testing
                 reconcile()
             }
             switch record.step {
-            case .done, .stage, .findTask, .poll:
+            case .done, .stage, .findTask, .poll, .insert, .resolveInsert:
                 return
             case .importStaged:
                 guard filesIntact else {

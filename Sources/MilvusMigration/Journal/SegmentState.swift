@@ -10,6 +10,20 @@ public enum SegmentPhase: String, Codable, Sendable {
     case verified
     /// Staging failed (no files) or the import failed (files and task id kept).
     case failed
+    /// Insert mode: its live rows are being sent with `Insert`, batch after batch
+    /// (`insertedRows` acknowledged; `insertBatch` in flight).
+    case inserting
+}
+
+/// Insert mode: the batch of live rows `[from, from + rows)` sent and not yet acknowledged.
+public struct InsertBatch: Codable, Sendable, Equatable {
+    public var from: Int64
+    public var rows: Int64
+
+    public init(from: Int64, rows: Int64) {
+        self.from = from
+        self.rows = rows
+    }
 }
 
 /// One staged `.npy` file as the journal remembers it.
@@ -40,6 +54,11 @@ public struct SegmentRecord: Codable, Sendable, Equatable {
     public private(set) var sourceFingerprint: String
     public private(set) var importTask: Int64?
     public private(set) var failure: String?
+    /// Insert mode: the live rows (a prefix, in file order) the server acknowledged.
+    public private(set) var insertedRows: Int64?
+    /// Insert mode: the batch sent whose answer is not recorded; a rerun asks the target
+    /// whether it was applied before anything is sent again.
+    public private(set) var insertBatch: InsertBatch?
     public private(set) var updated: Date
 
     /// A segment nothing has happened to yet.
@@ -72,6 +91,18 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
     case importFailed(reason: String)
     /// `verify` compared the rows.
     case verified
+    /// Insert mode: sending this segment's live rows begins (nothing was staged).
+    case insertStarted(rows: Int64, deletedRows: Int64, fingerprint: String)
+    /// Insert mode: the batch starting at live row `from` is about to be sent (recorded first,
+    /// so a kill leaves a trace of the batch whose fate is unknown).
+    case insertSending(from: Int64, rows: Int64)
+    /// Insert mode: the server acknowledged the batch in flight.
+    case insertAcknowledged
+    /// Insert mode: the batch in flight is known not to be applied (the server refused it, or a
+    /// rerun proved it persisted no row); it is sent again.
+    case insertNotApplied(reason: String)
+    /// Insert mode: every live row was acknowledged.
+    case insertCompleted
 
     public var description: String {
         switch self {
@@ -82,6 +113,11 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
         case .importCompleted: return "import completed"
         case .importFailed: return "import failed"
         case .verified: return "verified"
+        case .insertStarted: return "insert started"
+        case .insertSending(let from, let rows): return "insert of rows \(from)..<\(from + rows) sent"
+        case .insertAcknowledged: return "insert acknowledged"
+        case .insertNotApplied: return "insert not applied"
+        case .insertCompleted: return "insert completed"
         }
     }
 }
@@ -97,6 +133,11 @@ public enum SegmentStep: Sendable, Equatable {
     case findTask
     /// Wait for this task (it may have persisted rows).
     case poll(Int64)
+    /// Insert mode: send the live rows from this one on.
+    case insert(from: Int64)
+    /// Insert mode: a batch was sent and its answer never recorded: ask the target whether it
+    /// was applied before sending anything (a blind resend could insert its rows twice).
+    case resolveInsert(InsertBatch)
     /// The rows are in Milvus.
     case done
 }
@@ -163,6 +204,29 @@ extension SegmentRecord {
         case (.importing, .importFailed(let reason)):
             phase = .failed
             failure = reason
+        case (.pending, .insertStarted(let rows, let deleted, let fingerprint)),
+             (.staged, .insertStarted(let rows, let deleted, let fingerprint)),
+             (.failed, .insertStarted(let rows, let deleted, let fingerprint)):
+            // From `failed` only when no row can be in Milvus (a dump failure or a failed import).
+            phase = .inserting
+            self.rows = rows
+            deletedRows = deleted
+            sourceFingerprint = fingerprint
+            insertedRows = 0
+            insertBatch = nil
+            failure = nil
+        case (.inserting, .insertSending(let from, let count)) where insertBatch == nil && from == (insertedRows ?? 0) && count > 0 && from + count <= rows:
+            insertBatch = InsertBatch(from: from, rows: count)
+        case (.inserting, .insertAcknowledged) where insertBatch != nil:
+            insertedRows = (insertedRows ?? 0) + insertBatch!.rows
+            insertBatch = nil
+            failure = nil
+        case (.inserting, .insertNotApplied(let reason)) where insertBatch != nil:
+            insertBatch = nil
+            failure = reason
+        case (.inserting, .insertCompleted) where insertBatch == nil && (insertedRows ?? 0) == rows:
+            phase = .imported
+            failure = nil
         case (.imported, .verified), (.verified, .verified):
             phase = .verified
         case (.imported, .importCompleted), (.verified, .importCompleted):
@@ -174,7 +238,7 @@ extension SegmentRecord {
     }
 
     /// Whether an import of this segment may have put rows into Milvus.
-    public var mayHaveImportedRows: Bool { [.importing, .imported, .verified].contains(phase) }
+    public var mayHaveImportedRows: Bool { [.importing, .inserting, .imported, .verified].contains(phase) }
 
     /// The next step for this segment.
     public var step: SegmentStep {
@@ -183,6 +247,7 @@ extension SegmentRecord {
         case .staged: return .importStaged
         case .failed: return files.isEmpty ? .stage : .importStaged
         case .importing: return importTask.map { .poll($0) } ?? .findTask
+        case .inserting: return insertBatch.map { .resolveInsert($0) } ?? .insert(from: insertedRows ?? 0)
         case .imported, .verified: return .done
         }
     }
@@ -195,6 +260,7 @@ extension SegmentRecord {
         switch phase {
         case .failed: return files.isEmpty ? "failed (dump)" : "failed (import)"
         case .importing: return importTask.map { "importing (task \($0))" } ?? "importing (task unknown)"
+        case .inserting: return "inserting (\(insertedRows ?? 0) of \(rows) rows acknowledged\(insertBatch.map { ", rows \($0.from)..<\($0.from + $0.rows) in flight" } ?? ""))"
         default: return phase.rawValue
         }
     }

@@ -27,6 +27,8 @@ struct ImportStep: Sendable {
             throw MigrationError.target(.importUndecided, subject: unit.description, message: "an earlier run asked for its import and the answer was not recorded; rerun the command to settle it")
         case .poll(let known):
             task = known
+        case .insert, .resolveInsert:
+            throw MigrationError.usage("segment \(unit.key) is being loaded with Insert by an earlier run (loader.mode: insert); finish it with loader.mode: insert")
         case .importStaged:
             if checkFiles { try await StagedFileCheck.requireIntact(record, staging: staging, journal: journal) }
             // Import into a missing collection stalls the server for ~53 s: check right before.
