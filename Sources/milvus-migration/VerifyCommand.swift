@@ -28,16 +28,8 @@ struct Verify: AsyncParsableCommand {
             let sample = try CLINumbers.check("--sample", self.sample ?? 1000, 1...1_000_000)
             let config = try options.loadConfig([.meta, .source, .milvus])
             let (plan, source) = try await Pipelines.plan(config, options)
-            var verify = Verifier.Options()
-            verify.sample = sample
-            verify.full = full
-            verify.load = load
-            verify.idField = config.target.milvus2x.idField
-            verify.vectorField = config.target.milvus2x.vectorField
-            verify.timeout = config.loader.importTimeout
-            var connection = try MilvusClient.Options(config: config)
-            connection.createsDatabase = false
-            let verifyOptions = verify
+            let verifyOptions = config.verifierOptions(sample: sample, full: full, load: load)
+            let connection = try config.milvusOptions(createsDatabase: false)
             let result = try await MilvusClient.with(connection) { client in
                 try await Interrupts.cancellingOnSignal { try await Verifier(plan: plan, source: source, client: client, options: verifyOptions).run() }
             }

@@ -2,11 +2,6 @@
 /// `<vectorField>.npy` (float32 (N, dim) or uint8 (N, dim/8)), dropping deleted rows on the fly.
 /// Memory is two buffers of `bufferBytes`, whatever the segment size.
 public struct SegmentConverter: Sendable {
-    /// Prefix of the journal checksum that journals of earlier versions recorded for a file whose
-    /// payload the kernel copied (the checksum covered the header only). Such files now get a
-    /// full checksum by reading them back after the copy.
-    public static let kernelCopyChecksum = "header:"
-
     public var source: any SourceStorage
     public var staging: any StagingArea
     public var bufferBytes: Int

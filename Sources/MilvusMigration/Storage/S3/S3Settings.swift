@@ -1,5 +1,11 @@
 import Foundation
 
+/// The kind of S3-compatible store (the `cloud` key): it decides the default host, the
+/// addressing style and the region rules (`S3Settings.resolve`, in Config/ConfigMapping.swift).
+public enum ObjectStorageProvider: String, Sendable, CaseIterable {
+    case aws, minio, gcp, ali, tc, azure, az
+}
+
 /// Where and how to reach one bucket: the resolved form of the `cloud`, `endpoint`, `region`,
 /// `useSSL` keys, the credentials, and the transfer tuning.
 public struct S3Settings: Sendable {
@@ -10,7 +16,7 @@ public struct S3Settings: Sendable {
         case virtualHost
     }
 
-    public var provider: MigrationConfig.Cloud
+    public var provider: ObjectStorageProvider
     public var useSSL: Bool
     /// `host` or `host:port`, without scheme.
     public var host: String
@@ -39,7 +45,7 @@ public struct S3Settings: Sendable {
     /// plain HTTP, where nothing else protects the bytes; TLS protects them otherwise.
     public var signPayload: Bool
 
-    public init(provider: MigrationConfig.Cloud = .aws, useSSL: Bool, host: String, region: String, bucket: String,
+    public init(provider: ObjectStorageProvider = .aws, useSSL: Bool, host: String, region: String, bucket: String,
                 addressing: Addressing, credentials: S3Credentials) {
         self.provider = provider
         self.useSSL = useSSL
@@ -66,93 +72,6 @@ public struct S3Settings: Sendable {
         case .virtualHost:
             return ("\(bucket).\(host)", "/" + (encodedKey ?? ""))
         }
-    }
-
-    /// Resolves the `cloud` key the way the reference tool does (anchor §4), with explicit
-    /// errors instead of panics. `base` is `target.remote` or `source.remote` for messages.
-    public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String,
-                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> S3Settings {
-        guard let bucket = r.bucket, !bucket.isEmpty else {
-            throw MigrationError.config(file: file, key: "\(base).bucket", message: "missing; the bucket to use")
-        }
-        var useSSL = r.useSSL
-        var endpoint = r.endpoint?.trimmingCharacters(in: .whitespaces) ?? ""
-        // An endpoint written as a URL decides the scheme itself.
-        if endpoint.hasPrefix("https://") {
-            useSSL = true
-            endpoint.removeFirst("https://".count)
-        } else if endpoint.hasPrefix("http://") {
-            useSSL = false
-            endpoint.removeFirst("http://".count)
-        }
-        while endpoint.hasSuffix("/") { endpoint.removeLast() }
-        if endpoint.contains("/") {
-            throw MigrationError.config(file: file, key: "\(base).endpoint", message: "'\(r.endpoint!)' has a path; give host or host:port only")
-        }
-        var region = r.region ?? ""
-        let host: String
-        var addressing: Addressing
-        switch r.cloud {
-        case .aws:
-            if region.isEmpty { region = "us-east-1" }
-            if endpoint.isEmpty {
-                host = "s3.\(region).amazonaws.com"
-                useSSL = true
-                addressing = isDNSCompatible(bucket) ? .virtualHost : .path
-            } else {
-                host = endpoint
-                addressing = .path
-            }
-        case .minio:
-            guard !endpoint.isEmpty else {
-                throw MigrationError.config(file: file, key: "\(base).endpoint", message: "missing; cloud minio needs host:port of the S3 endpoint")
-            }
-            if region.isEmpty { region = "us-east-1" }
-            host = endpoint
-            addressing = .path
-        case .gcp:
-            // The XML API with HMAC keys; any region string is accepted, "auto" is the documented one.
-            host = endpoint.isEmpty ? "storage.googleapis.com" : endpoint
-            if endpoint.isEmpty { useSSL = true }
-            if region.isEmpty { region = "auto" }
-            addressing = .path
-        case .ali:
-            guard !region.isEmpty || !endpoint.isEmpty else {
-                throw MigrationError.config(file: file, key: "\(base).region", message: "missing; cloud ali needs the OSS region (oss-cn-hangzhou) or an endpoint")
-            }
-            host = endpoint.isEmpty ? "\(region).oss.aliyuncs.com" : endpoint
-            if region.isEmpty { region = endpoint.split(separator: ".").first.map(String.init) ?? "" }
-            addressing = .virtualHost // OSS refuses path-style requests
-        case .tc:
-            guard !region.isEmpty || !endpoint.isEmpty else {
-                throw MigrationError.config(file: file, key: "\(base).region", message: "missing; cloud tc needs the COS region (ap-guangzhou) or an endpoint")
-            }
-            host = endpoint.isEmpty ? "cos.\(region).myqcloud.com" : endpoint
-            if region.isEmpty { region = endpoint.split(separator: ".").dropFirst().first.map(String.init) ?? "" }
-            useSSL = true // as the reference tool: COS always over TLS
-            addressing = .virtualHost // COS wants <bucket-appid>.cos.<region>.myqcloud.com
-        case .azure, .az:
-            throw MigrationError.config(file: file, key: "\(base).cloud", message: "azure (Blob storage) is not supported yet; use an S3-compatible store (aws, minio, gcp, ali, tc)")
-        }
-        var credentials = S3Credentials.anonymous
-        var refresher: S3CredentialRefresher?
-        if let found = try S3Credentials.resolve(r, file: file, base: base, environment: environment) {
-            credentials = found
-        } else if let chain = try S3CredentialChain.refresher(environment: environment, region: region, configKey: base, file: file) {
-            refresher = chain
-            credentials = S3Credentials(accessKey: "", secretKey: Secret(""), origin: chain.origin)
-        } else {
-            throw S3Credentials.notFound(file: file, base: base, environment: environment)
-        }
-        var settings = S3Settings(provider: r.cloud, useSSL: useSSL, host: host, region: region, bucket: bucket,
-                                  addressing: addressing, credentials: credentials)
-        settings.refresher = refresher
-        settings.configKey = base
-        if let mb = r.partSizeMB { settings.partSize = mb << 20 }
-        if let n = r.uploadConcurrency { settings.partConcurrency = n }
-        if let n = r.maxRetries { settings.maxAttempts = n + 1 }
-        if let signPayload = r.signPayload { settings.signPayload = signPayload }
-        return settings
     }
 
     /// Bucket names usable as a DNS label under TLS (no dots, lower case).
@@ -183,34 +102,6 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
 
     /// Never prints the secret.
     public var description: String { isAnonymous ? origin : "access key '\(accessKey)' from \(origin)" }
-
-    /// `ak`/`sk`, or with `useIAM: true`: the AWS environment variables, then the shared
-    /// credentials file (`AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, profile
-    /// `AWS_PROFILE` or `default`). nil: look further down the chain (web identity, container
-    /// credentials: `S3CredentialChain`). Instance metadata is not queried.
-    public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String, environment: [String: String]) throws -> S3Credentials? {
-        if !r.useIAM {
-            let ak = r.accessKey?.revealed ?? ""
-            let sk = r.secretKey?.revealed ?? ""
-            if ak.isEmpty && sk.isEmpty { return .anonymous }
-            guard !ak.isEmpty else { throw MigrationError.config(file: file, key: "\(base).ak", message: "missing; sk is set, ak must be too") }
-            guard !sk.isEmpty else { throw MigrationError.config(file: file, key: "\(base).sk", message: "missing; ak is set, sk must be too") }
-            return S3Credentials(accessKey: ak, secretKey: Secret(sk), origin: "\(base).ak/sk")
-        }
-        if let ak = environment["AWS_ACCESS_KEY_ID"], !ak.isEmpty {
-            guard let sk = environment["AWS_SECRET_ACCESS_KEY"], !sk.isEmpty else {
-                throw MigrationError.config(file: file, key: "\(base).useIAM", message: "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
-            }
-            let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : Secret($0) }
-            return S3Credentials(accessKey: ak, secretKey: Secret(sk), sessionToken: token, origin: "the environment (AWS_ACCESS_KEY_ID)")
-        }
-        let (path, profile) = sharedFile(environment)
-        if let text = try? String(contentsOfFile: path, encoding: .utf8), let found = sharedCredentials(text, profile: profile) {
-            return S3Credentials(accessKey: found.0, secretKey: Secret(found.1), sessionToken: found.2.map(Secret.init),
-                                 origin: "\(path) [\(profile)]")
-        }
-        return nil
-    }
 
     static func sharedFile(_ environment: [String: String]) -> (path: String, profile: String) {
         let home = environment["HOME"] ?? NSHomeDirectory()
