@@ -1,7 +1,7 @@
 // The `bloom_filter` file of a Milvus 1.x segment folder, written byte for byte.
 //
 // Milvus 1.x keeps a *dablooms* scaling counting bloom filter over the ids of every segment
-// (milvus1x-format.md §2.6). A migrator never reads it, but a fixture writer has to produce it so
+// (docs/FORMAT.md §3.5). A migrator never reads it, but a fixture writer has to produce it so
 // that generated segment folders are identical to what 1.x writes. This is a pure-Swift re-implementation
 // of the parts of dablooms (Milvus' bundled copy) that determine the file's bytes:
 //

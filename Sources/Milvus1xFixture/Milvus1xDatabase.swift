@@ -5,14 +5,14 @@ import GRDB
 /// `sample` command can build any scenario: float and binary collections, partitions, deletions in
 /// the ≤ 1.1.0 (append) or ≥ 1.1.1 (rewrite) style, indexed segments (INDEX + BACKUP rows), rows
 /// that are not live (NEW, TO_DELETE, …) and dropped collections. Byte layouts follow
-/// milvus1x-format.md §2; the meta follows §3 and the fixture recipe of §11.
+/// docs/FORMAT.md §3; the meta follows §4 and the fixture recipe of §10.
 ///
 /// Segment files are written as soon as a segment is added, streaming in chunks, so very large
 /// datasets (benchmarks) need little memory. The meta is written by `finish()`.
 public final class Milvus1xDatabase {
     /// Which SQLite DDL text the meta gets.
     public enum SchemaFlavor: Sendable {
-        /// 0.10.4 and later (1.0, 1.1): the raw SQL of §3.1.
+        /// 0.10.4 and later (1.0, 1.1): the hand-written SQL (docs/FORMAT.md §4.2).
         case rawSQL
         /// 0.9.x – 0.10.3: sqlite_orm's generated DDL (quoted identifiers, another table order).
         case sqliteORM
@@ -294,7 +294,7 @@ public final class Milvus1xDatabase {
         return Int64(parts.tm_year) * 10000 + Int64(parts.tm_mon) * 100 + Int64(parts.tm_mday)
     }
 
-    /// A well-formed index file (§2.5): a FAISS_IDMAP type and one named blob.
+    /// A well-formed index file (docs/FORMAT.md §3.6): a FAISS_IDMAP type and one named blob.
     static func indexFile(rows: Int) -> [UInt8] {
         var out = [UInt8]()
         appendLE(UInt32(1), to: &out)

@@ -12,13 +12,8 @@ struct Dump: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.meta, .source, .target])
-            // The target bucket is checked (or created) before planning reads every segment.
-            let staging = try StagingFactory.staging(config)
-            try await staging.prepare()
-            let (plan, source) = try await Pipelines.plan(config, options)
-            let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
-            let result = try await Interrupts.cancellingOnSignal { try await pipeline.dump(plan, from: source) }
+            let commands = MigrationCommands(try options.loadConfig([.meta, .source, .target]), options, quiet: job.quiet)
+            let result = try await Interrupts.cancellingOnSignal { try await commands.dump() }
             Terminal.print(result.summary)
             try job.writeReport(result.json)
         }

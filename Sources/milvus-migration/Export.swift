@@ -21,21 +21,7 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: logLevel) {
-            let meta: SourceMeta
-            if let sqlite {
-                meta = MetaAssembler.assemble(try SQLiteMetaReader(path: sqlite).read())
-            } else if let mysql {
-                // -s wins when both are given, as in the reference tool.
-                let dsn: MySQLDSN
-                do throws(MySQLDSN.ParseError) {
-                    dsn = try MySQLDSN(parsing: mysql)
-                } catch {
-                    throw MigrationError.usage("-m: \(error.message)")
-                }
-                meta = MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
-            } else {
-                throw MigrationError.usage("export needs the 1.x meta: -s /path/to/meta.sqlite or -m user:password@tcp(host:port)/milvus")
-            }
+            let meta = try await MetaLoader.load(try MetaSource.database(sqlite: sqlite, mysql: mysql))
             for warning in meta.diagnostics.warnings { Terminal.warning(warning.description) }
             for problem in meta.diagnostics.errors { Terminal.error(problem.description) }
             let path = try MetaExporter.export(meta, to: output)

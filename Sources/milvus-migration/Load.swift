@@ -12,13 +12,8 @@ struct Load: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.target, .milvus])
-            let staging = try StagingFactory.staging(config)
-            let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
-            let (selected, renames) = (options.collections, config.target.milvus2x.collections)
-            let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
-                try await Interrupts.cancellingOnSignal { try await pipeline.load(into: client, collections: selected, renames: renames) }
-            }
+            let commands = MigrationCommands(try options.loadConfig([.target, .milvus]), options, quiet: job.quiet)
+            let result = try await Interrupts.cancellingOnSignal { try await commands.load() }
             Terminal.print(result.summary)
             try job.writeReport(result.json(plan: nil))
         }

@@ -12,63 +12,10 @@ struct Start: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.meta, .source, .target, .milvus])
-            let (plan, source) = try await Pipelines.plan(config, options)
-            let staging = try StagingFactory.staging(config)
-            let result = try await MilvusClient.with(try MilvusClient.Options(config: config)) { client in
-                let pipeline = MigrationPipeline(staging: staging, options: Pipelines.pipelineOptions(config, quiet: job.quiet))
-                return try await Interrupts.cancellingOnSignal { try await pipeline.start(plan, from: source, into: client) }
-            }
+            let commands = MigrationCommands(try options.loadConfig([.meta, .source, .target, .milvus]), options, quiet: job.quiet)
+            let (result, plan) = try await Interrupts.cancellingOnSignal { try await commands.start() }
             Terminal.print(result.summary)
             try job.writeReport(result.json(plan: plan))
-        }
-    }
-}
-
-struct Verify: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Compare Milvus 2.x with the 1.x source: collections, partitions, schema, row counts, and ids and vectors of sampled (or all) rows.")
-
-    @OptionGroup var options: ConfigOptions
-
-    @Option(name: .long, help: "Rows compared per collection (random sample, default 1000, at most 1000000).")
-    var sample: Int?
-
-    @Flag(name: .long, help: "Compare every live row.")
-    var full = false
-
-    @Flag(name: .long, help: "Build the mapped index if missing and load the collections (rows can only be read from loaded collections).")
-    var load = false
-
-    @Flag(name: .long, help: "Print the result as JSON.")
-    var json = false
-
-    @OptionGroup var job: JobOptions
-
-    func run() async throws {
-        try await runCommand(logLevel: options.logLevel) {
-            if full && sample != nil { throw MigrationError.usage("--sample and --full exclude each other (--full compares every row)") }
-            let sample = try CLINumbers.check("--sample", self.sample ?? 1000, 1...1_000_000)
-            let config = try options.loadConfig([.meta, .source, .milvus])
-            let (plan, source) = try await Pipelines.plan(config, options)
-            var verify = Verifier.Options()
-            verify.sample = sample
-            verify.full = full
-            verify.load = load
-            verify.idField = config.target.milvus2x.idField
-            verify.vectorField = config.target.milvus2x.vectorField
-            verify.timeout = config.loader.importTimeout
-            var connection = try MilvusClient.Options(config: config)
-            connection.createsDatabase = false
-            let verifyOptions = verify
-            let result = try await MilvusClient.with(connection) { client in
-                try await Interrupts.cancellingOnSignal { try await Verifier(plan: plan, source: source, client: client, options: verifyOptions).run() }
-            }
-            Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
-            try job.writeReport(result.json)
-            if let first = result.mismatches.first {
-                throw MigrationError.target(.mismatch, subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
-            }
         }
     }
 }

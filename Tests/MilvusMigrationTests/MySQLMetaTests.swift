@@ -203,7 +203,7 @@ final class ScratchDatabase {
         try admin.execute(sql)
     }
 
-    /// The Milvus 1.x MySQL meta schema (milvus1x-format.md §3.3), in 1.x's creation order.
+    /// The Milvus 1.x MySQL meta schema (docs/FORMAT.md §4.3), in 1.x's creation order.
     func createMilvusSchema(version: String = "1.1.1", without column: String? = nil) throws {
         let tables = [
             "id BIGINT PRIMARY KEY AUTO_INCREMENT", "table_id VARCHAR(255) UNIQUE NOT NULL", "state INT NOT NULL",

@@ -43,20 +43,20 @@ import Testing
         ["serverName": "milvus.test", "caFile": "/etc/ssl/ca.pem"],
     ])
     func anyTLSKeyTurnsTLSOn(keys: [String: String]) throws {
-        let options = try MilvusClient.Options(config: Self.config(tls: keys))
+        let options = try Self.config(tls: keys).milvusOptions()
         #expect(options.endpoint.tls, "\(keys)")
         #expect(options.endpoint.description.hasPrefix("https://"))
         #expect(options.plaintextCredentialsWarning == nil)
     }
 
     @Test func noTLSKeyNoHTTPSMeansPlaintext() throws {
-        #expect(!(try MilvusClient.Options(config: Self.config())).endpoint.tls)
-        #expect(try MilvusClient.Options(config: Self.config(endpoint: "https://milvus.example.com")).endpoint.tls)
+        #expect(!(try Self.config().milvusOptions()).endpoint.tls)
+        #expect(try Self.config(endpoint: "https://milvus.example.com").milvusOptions().endpoint.tls)
     }
 
     @Test func httpEndpointWithATLSKeyIsAConfigError() throws {
         #expect {
-            try MilvusClient.Options(config: Self.config(endpoint: "http://milvus.example.com:19530", tls: ["serverName": "milvus.test"]))
+            try Self.config(endpoint: "http://milvus.example.com:19530", tls: ["serverName": "milvus.test"]).milvusOptions()
         } throws: { error in
             guard case MigrationError.config(file: "m.yaml", key: "target.milvus2x.endpoint", let message) = error else { return false }
             return message.contains("target.milvus2x.tls.serverName asks for TLS") && message.contains("https://")
@@ -75,17 +75,17 @@ import Testing
     }
 
     @Test func warningOnlyForCredentialsInPlaintextToAnotherHost() throws {
-        let remote = try MilvusClient.Options(config: Self.config())
+        let remote = try Self.config().milvusOptions()
         let warning = try #require(remote.plaintextCredentialsWarning)
         #expect(warning.contains("user 'root'") && warning.contains("milvus.example.com:19530") && warning.contains("without TLS"))
         #expect(warning.contains("target.milvus2x.tls.caFile") && warning.contains("https://"))
         #expect(!warning.contains("pass-word-1"))
         // No credentials, TLS on, or this machine: no warning.
-        #expect(try MilvusClient.Options(config: Self.config(user: nil)).plaintextCredentialsWarning == nil)
-        #expect(try MilvusClient.Options(config: Self.config(tls: ["caFile": "/ca.pem"])).plaintextCredentialsWarning == nil)
-        #expect(try MilvusClient.Options(config: Self.config(endpoint: "https://milvus.example.com")).plaintextCredentialsWarning == nil)
+        #expect(try Self.config(user: nil).milvusOptions().plaintextCredentialsWarning == nil)
+        #expect(try Self.config(tls: ["caFile": "/ca.pem"]).milvusOptions().plaintextCredentialsWarning == nil)
+        #expect(try Self.config(endpoint: "https://milvus.example.com").milvusOptions().plaintextCredentialsWarning == nil)
         for local in ["127.0.0.1:19530", "localhost:19530", "[::1]:19530", "http://localhost:19530"] {
-            #expect(try MilvusClient.Options(config: Self.config(endpoint: local)).plaintextCredentialsWarning == nil, "\(local)")
+            #expect(try Self.config(endpoint: local).milvusOptions().plaintextCredentialsWarning == nil, "\(local)")
         }
     }
 

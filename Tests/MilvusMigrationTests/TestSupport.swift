@@ -25,7 +25,7 @@ func hex(_ text: String) -> [UInt8] {
     text.split(whereSeparator: { $0 == " " || $0 == "\n" }).map { UInt8($0, radix: 16)! }
 }
 
-/// The worked example of milvus1x-format.md §2.4: float dim 4, ids 10, 11, 12.
+/// The worked example of docs/FORMAT.md §3.7: float dim 4, ids 10, 11, 12.
 let workedExampleRows: [[Float]] = [[1, 2, 3, 4], [0.5, 0, -1, 2], [0.25, -2, 8, 1.5]]
 let workedExampleSegment = "1625097600000000000"
 

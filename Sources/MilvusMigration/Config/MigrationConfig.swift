@@ -6,8 +6,10 @@ public struct MigrationConfig: Sendable {
     public enum WorkMode: String, Sendable, CaseIterable { case milvus1x, faiss, elasticsearch, milvus2x }
     public enum MetaMode: String, Sendable, CaseIterable { case sqlite, mysql, mock, local, remote }
     public enum StorageMode: String, Sendable, CaseIterable { case local, remote }
-    public enum Cloud: String, Sendable, CaseIterable { case aws, minio, gcp, ali, tc, azure, az }
-    public enum OnExisting: String, Sendable, CaseIterable { case fail, skip, append, drop }
+    /// The `cloud` key: the provider enum of Storage/S3.
+    public typealias Cloud = ObjectStorageProvider
+    /// The `onExisting` key: the policy enum of Target/.
+    public typealias OnExisting = MilvusMigration.OnExisting
 
     public struct Dumper: Sendable {
         public var workMode: WorkMode = .milvus1x

@@ -2,11 +2,6 @@
 /// `<vectorField>.npy` (float32 (N, dim) or uint8 (N, dim/8)), dropping deleted rows on the fly.
 /// Memory is two buffers of `bufferBytes`, whatever the segment size.
 public struct SegmentConverter: Sendable {
-    /// Prefix of the journal checksum that journals of earlier versions recorded for a file whose
-    /// payload the kernel copied (the checksum covered the header only). Such files now get a
-    /// full checksum by reading them back after the copy.
-    public static let kernelCopyChecksum = "header:"
-
     public var source: any SourceStorage
     public var staging: any StagingArea
     public var bufferBytes: Int
@@ -57,47 +52,17 @@ public struct SegmentConverter: Sendable {
                 }
                 return StagedFileRecord(path: path, bytes: Int64(headerBytes.count) + header.payloadBytes, checksum: full)
             }
-            let rowsPerChunk = max(1, bufferBytes / rowBytes)
-            let input = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)
-            let output = UnsafeMutableRawBufferPointer.allocate(byteCount: rowsPerChunk * rowBytes, alignment: 16)
-            defer {
-                input.deallocate()
-                output.deallocate()
-            }
-            let deleted = layout.deleted
-            var row: Int64 = 0
+            // Two buffers of bufferBytes: the chunk as read and its live rows packed.
+            let reader = LiveRowReader(file: file, rowBytes: rowBytes, totalRows: layout.totalRows, deleted: layout.deleted,
+                                       rowsPerChunk: max(1, bufferBytes / rowBytes))
             var written: Int64 = 0
-            while row < layout.totalRows {
+            while true {
                 try Task.checkCancellation()
-                let n = Int(min(Int64(rowsPerChunk), layout.totalRows - row))
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: input[0..<(n * rowBytes)])
-                try await file.read(at: 8 + row * Int64(rowBytes), into: chunk)
-                let end = row + Int64(n)
-                var out: UnsafeRawBufferPointer
-                if var next = deleted.nextDeleted(from: row, before: end) {
-                    // Copy runs of live rows between deleted rows.
-                    var used = 0
-                    var cursor = row
-                    while cursor < end {
-                        let stop = next
-                        if stop > cursor {
-                            let from = Int(cursor - row) * rowBytes
-                            let count = Int(stop - cursor) * rowBytes
-                            (output.baseAddress! + used).copyMemory(from: input.baseAddress! + from, byteCount: count)
-                            used += count
-                        }
-                        cursor = stop < end ? stop + 1 : end
-                        next = deleted.nextDeleted(from: cursor, before: end) ?? end
-                    }
-                    out = UnsafeRawBufferPointer(rebasing: output[0..<used])
-                } else {
-                    out = UnsafeRawBufferPointer(chunk)
-                }
-                checksum.update(out)
-                try await staged.write(out)
-                written += Int64(out.count)
-                progress(Int64(n * rowBytes))
-                row = end
+                guard let chunk = try await reader.next() else { break }
+                checksum.update(chunk.bytes)
+                try await staged.write(chunk.bytes)
+                written += Int64(chunk.bytes.count)
+                progress(Int64(chunk.physicalRows * rowBytes))
             }
             guard written == header.payloadBytes else {
                 throw MigrationError.segment(file: source.display(sourcePath), message: "wrote \(written) payload bytes, expected \(header.payloadBytes)")

@@ -6,6 +6,11 @@ import Foundation
 enum StagedFileCheck {
     static let chunkBytes = 1 << 20
 
+    /// Prefix of the checksum that journals of earlier versions recorded for a file whose payload
+    /// the kernel copied (the checksum covered the header only). Such files now get a full
+    /// checksum by reading them back after the copy.
+    static let headerOnlyChecksumPrefix = "header:"
+
     /// The `Checksum64` of a whole staged file, or nil when it does not exist. Nil too for a kind
     /// of staging area this check cannot read.
     static func checksum(_ path: String, staging: any StagingArea) async throws -> String? {
@@ -51,13 +56,13 @@ enum StagedFileCheck {
             guard size == file.bytes else {
                 return .segment(file: location, message: "the staged file of segment \(record.key) has \(size) bytes, \(file.bytes) were written; rerun dump to stage it again")
             }
-            if file.checksum.hasPrefix(SegmentConverter.kernelCopyChecksum) {
+            if file.checksum.hasPrefix(StagedFileCheck.headerOnlyChecksumPrefix) {
                 // Written before kernel copies got a full checksum: only the header is known.
                 let header = try await staging.readPrefix(file.path, count: 4096)
                 var sum = Checksum64()
                 let headerSize = NumPyHeaderPrefix.size(header)
                 header.prefix(headerSize).withUnsafeBytes { sum.update($0) }
-                if "\(SegmentConverter.kernelCopyChecksum)\(sum.hex)" != file.checksum {
+                if "\(StagedFileCheck.headerOnlyChecksumPrefix)\(sum.hex)" != file.checksum {
                     return .segment(file: location, message: "the staged file of segment \(record.key) does not match the checksum recorded when it was written (its header changed); rerun dump to stage it again")
                 }
                 continue

@@ -1,7 +1,7 @@
 /// The rows a `deleted_docs` file removes from its segment: a bitmap of the segment's rows.
 ///
 /// 1.x appends each delete batch (≤ 1.1.0), so offsets are neither sorted nor unique; a reader
-/// must assume neither (milvus1x-format.md §2.3). The offsets are streamed into one bit per row
+/// must assume neither (docs/FORMAT.md §6). The offsets are streamed into one bit per row
 /// (`add(_:)`), so memory is `rows / 8` bytes at most (it grows only up to the highest deleted
 /// offset), whatever the size of the file: a 100 MB `deleted_docs` is never held in memory.
 public struct DeletedOffsets: Sendable {

@@ -1,5 +1,5 @@
 /// Turns the raw 1.x meta rows into the source model, applying the liveness rules of
-/// milvus1x-format.md §4–§5 and collecting every inconsistency as a diagnostic.
+/// docs/FORMAT.md §5 and collecting every inconsistency as a diagnostic.
 public enum MetaAssembler {
     public static func assemble(_ snapshot: MetaSnapshot) -> SourceMeta {
         var diagnostics: [Diagnostic] = []

@@ -1,42 +1,48 @@
 import Foundation
 
-/// Reads the 1.x meta the configuration points at (`meta.mode`) into the source model.
+/// Where the 1.x meta is read from: what `meta.mode` names (Config/ConfigMapping.swift) or what
+/// `export -s/-m` names (`database(sqlite:mysql:)`).
+public enum MetaSource: Sendable {
+    /// A 1.x `meta.sqlite` file.
+    case sqlite(path: String)
+    /// A 1.x MySQL/MariaDB meta database.
+    case mysql(MySQLDSN)
+    /// A `meta.json` file (written by `export`, or the reference tool's mock/local file).
+    case json(path: String)
+    /// A `meta.json` stored as an object (`key`) in a bucket.
+    case object(S3Client, key: String)
+
+    /// The meta database of `export -s FILE` or `export -m DSN`: the SQLite file wins when both
+    /// are given, as in the reference tool. A DSN that does not parse, or neither option, is a
+    /// usage error naming the option.
+    public static func database(sqlite: String?, mysql: String?) throws -> MetaSource {
+        if let sqlite { return .sqlite(path: sqlite) }
+        guard let mysql else {
+            throw MigrationError.usage("export needs the 1.x meta: -s /path/to/meta.sqlite or -m user:password@tcp(host:port)/milvus")
+        }
+        do throws(MySQLDSN.ParseError) {
+            return .mysql(try MySQLDSN(parsing: mysql))
+        } catch {
+            throw MigrationError.usage("-m: \(error.message)")
+        }
+    }
+}
+
+/// Reads the 1.x meta into the source model.
 public enum MetaLoader {
-    public static func load(_ config: MigrationConfig) async throws -> SourceMeta {
-        switch config.meta.mode {
-        case .sqlite:
-            return MetaAssembler.assemble(try SQLiteMetaReader(path: config.meta.sqliteFile ?? "").read())
-        case .mock, .local:
-            return try MetaJSON.read(path: config.metaJSONFile ?? "")
-        case .mysql:
-            let dsn: MySQLDSN
-            do throws(MySQLDSN.ParseError) {
-                dsn = try MySQLDSN(parsing: config.meta.mysqlUrl?.revealed ?? "")
-            } catch {
-                throw MigrationError.config(file: config.file, key: "meta.mysqlUrl", message: error.message)
-            }
+    public static func load(_ source: MetaSource) async throws -> SourceMeta {
+        switch source {
+        case .sqlite(let path):
+            return MetaAssembler.assemble(try SQLiteMetaReader(path: path).read())
+        case .mysql(let dsn):
             return MetaAssembler.assemble(try MySQLMetaReader(dsn: dsn).read())
-        case .remote:
-            // meta.remoteMetaFile is an object key in the source bucket (source.remote.*).
-            let settings = try S3Settings.resolve(config.source.remote, file: config.file, base: "source.remote")
-            let client = S3Client(settings: settings)
-            let key = (config.meta.remoteMetaFile ?? "").split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+        case .json(let path):
+            return try MetaJSON.read(path: path)
+        case .object(let client, let key):
             guard let bytes = try await client.getObject(key) else {
                 throw MigrationError.meta(source: client.display(key), message: "no such object (meta.remoteMetaFile is a key in the source bucket)")
             }
             return try MetaJSON.decode(Data(bytes), origin: client.display(key))
-        }
-    }
-
-    /// The source storage (`source.mode`).
-    public static func sourceStorage(_ config: MigrationConfig) throws -> any SourceStorage {
-        switch config.source.mode {
-        case .local:
-            return LocalSourceStorage(root: config.source.tablesDir ?? "")
-        case .remote:
-            let r = config.source.remote
-            let settings = try S3Settings.resolve(r, file: config.file, base: "source.remote")
-            return S3SourceStorage(client: S3Client(settings: settings), tablesDir: r.prefix, checkBucket: r.checkBucket)
         }
     }
 }

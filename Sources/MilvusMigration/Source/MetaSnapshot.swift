@@ -1,5 +1,5 @@
 /// The 1.x meta rows a migrator needs, read in one transaction from SQLite or MySQL. Every
-/// numeric column is read as a 64-bit integer (milvus1x-format.md §3.3).
+/// numeric column is read as a 64-bit integer (docs/FORMAT.md §4.1).
 public struct MetaSnapshot: Sendable, Equatable {
     /// One `Tables` row: a root collection or a partition.
     public struct TableRow: Sendable, Equatable {

@@ -1,4 +1,4 @@
-/// Enumerations of the Milvus 1.x meta, identical from 0.9 to 1.1 (milvus1x-format.md §3.5).
+/// Enumerations of the Milvus 1.x meta, identical from 0.9 to 1.1 (docs/FORMAT.md §4.4).
 
 /// `TableFiles.file_type`.
 public enum FileType: Int64, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-/// Which 1.x names may become path components and 2.x names (milvus1x-format.md §1.2, §10).
+/// Which 1.x names may become path components and 2.x names (docs/FORMAT.md §2, §7).
 public enum NameRules {
     /// 1.x collection names: `[A-Za-z_][A-Za-z0-9_]*`, at most 255 characters. Also the subset of
     /// names every 2.x version accepts for collections and partitions.
@@ -13,7 +13,7 @@ public enum NameRules {
         !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy(isDigit)
     }
 
-    /// The 2.x partition name for a 1.x tag (§10.2): every character outside `[A-Za-z0-9_]`
+    /// The 2.x partition name for a 1.x tag (docs/FORMAT.md §7.3): every character outside `[A-Za-z0-9_]`
     /// becomes `_`, a leading digit gets a `_` prefix, an empty result is `_`, and the result
     /// is cut to 255 characters. Collisions are detected by the caller.
     public static func partitionName(forTag tag: String) -> String {

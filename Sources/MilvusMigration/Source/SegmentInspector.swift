@@ -18,7 +18,7 @@ public struct SegmentLayout: Sendable, Equatable {
 
 /// Finds a segment's raw files by listing its folder (as 1.x does) and validates them:
 /// header against file size, payload against the dimension, `.rv` rows against `.uid` rows,
-/// live rows against the meta's `row_count` (milvus1x-format.md §2, §4).
+/// live rows against the meta's `row_count` (docs/FORMAT.md §3, §5.4).
 public struct SegmentInspector: Sendable {
     public let storage: any SourceStorage
 

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The 2.x index rebuilt from a 1.x collection's engine type, index params and metric
-/// (milvus1x-format.md §10.3–10.4).
+/// (docs/FORMAT.md §8.2–§8.3).
 public struct IndexMapping: Sendable, Equatable {
     public var indexType: String
     public var metric: String

@@ -38,33 +38,6 @@ public final class MilvusClient: Sendable {
             self.endpoint = endpoint
         }
 
-        public init(config: MigrationConfig) throws {
-            let m = config.target.milvus2x
-            do {
-                endpoint = try MilvusEndpoint(parsing: m.endpoint ?? "")
-            } catch MigrationError.config(_, let key, let message) {
-                throw MigrationError.config(file: config.file, key: key, message: message)
-            }
-            username = m.username
-            password = m.password
-            database = m.database ?? endpoint.database
-            caFile = m.tlsCAFile
-            certFile = m.tlsCertFile
-            keyFile = m.tlsKeyFile
-            serverName = m.tlsServerName
-            if m.maxCallRecvMsgSize > 0 { maxReceiveBytes = m.maxCallRecvMsgSize }
-            if m.maxCallSendMsgSize > 0 { maxSendBytes = m.maxCallSendMsgSize }
-            // Any tls.* key turns TLS on (as does https://); http:// next to one is a contradiction.
-            let tlsKeys = [("caFile", m.tlsCAFile), ("certFile", m.tlsCertFile), ("keyFile", m.tlsKeyFile), ("serverName", m.tlsServerName)]
-            if let (key, _) = tlsKeys.first(where: { $0.1 != nil }) {
-                if endpoint.explicitPlaintext {
-                    throw MigrationError.config(file: config.file, key: "target.milvus2x.endpoint",
-                                                message: "'\(m.endpoint ?? "")' asks for a plain connection, but target.milvus2x.tls.\(key) asks for TLS; write https://host:port (or host:port) for TLS, or remove the tls keys")
-                }
-                endpoint.tls = true
-            }
-        }
-
         /// Credentials (`authorization` header) are sent: a user name is set.
         public var sendsCredentials: Bool { !(username ?? "").isEmpty }
 

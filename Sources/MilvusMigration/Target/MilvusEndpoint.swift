@@ -1,7 +1,7 @@
 /// `target.milvus2x.endpoint`: `host:port`, `http://host:port` or `https://host[:port]`
 /// (TLS; port 443 by default). A path (`https://host/db`) names the database, as the Go SDK does.
 /// TLS is on for `https://` and whenever a `target.milvus2x.tls.*` key is set
-/// (`MilvusClient.Options(config:)`); `http://` (or `tcp://`) asks for a plain connection
+/// (`MigrationConfig.milvusOptions()`); `http://` (or `tcp://`) asks for a plain connection
 /// explicitly, and a `tls.*` key next to it is a config error.
 public struct MilvusEndpoint: Sendable, Equatable, CustomStringConvertible {
     public var host: String

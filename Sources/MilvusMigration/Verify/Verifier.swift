@@ -193,19 +193,16 @@ public struct Verifier: Sendable {
             }
             var rows: [(Int64, [UInt8])] = []
             if everything {
-                var physical: Int64 = 0
-                // Sequential reads in chunks of physical rows, deleted rows skipped.
-                while physical < layout.totalRows {
-                    let n = Int(min(Int64(chunkRows), layout.totalRows - physical))
-                    let idChunk = try await ids.read(at: 8 + physical * 8, count: n * 8)
-                    let vectorChunk = try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: n * layout.bytesPerRow)
-                    for i in 0..<n {
-                        let p = physical + Int64(i)
-                        if layout.deleted.contains(p) { continue }
-                        let id = idChunk.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
-                        rows.append((id, Array(vectorChunk[(i * layout.bytesPerRow)..<((i + 1) * layout.bytesPerRow)])))
+                // Sequential reads in chunks of physical rows, deleted rows skipped; both files
+                // cover the same rows chunk by chunk.
+                let bytesPerRow = layout.bytesPerRow
+                let idRows = LiveRowReader(file: ids, rowBytes: 8, totalRows: layout.totalRows, deleted: layout.deleted, rowsPerChunk: chunkRows)
+                let vectorRows = LiveRowReader(file: vectors, rowBytes: bytesPerRow, totalRows: layout.totalRows, deleted: layout.deleted, rowsPerChunk: chunkRows)
+                while let idChunk = try await idRows.next(), let vectorChunk = try await vectorRows.next() {
+                    for i in 0..<idChunk.liveRows {
+                        let id = Int64(littleEndian: idChunk.bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))
+                        rows.append((id, Array(UnsafeRawBufferPointer(rebasing: vectorChunk.bytes[(i * bytesPerRow)..<((i + 1) * bytesPerRow)]))))
                     }
-                    physical += Int64(n)
                     if rows.count >= chunkRows {
                         try await body(partition, rows)
                         rows.removeAll(keepingCapacity: true)

@@ -1,7 +1,7 @@
 import CMariaDB
 import Foundation
 
-/// Reads a Milvus 1.x meta from MySQL/MariaDB (0.9.x–1.1.x schema, milvus1x-format.md §3.3) into
+/// Reads a Milvus 1.x meta from MySQL/MariaDB (0.9.x–1.1.x schema, docs/FORMAT.md §4.3) into
 /// the same `MetaSnapshot` the SQLite reader makes from the same rows: the same SELECT lists by
 /// column name, every numeric column as a 64-bit integer (MySQL's SMALLINT/INT/BIGINT alike), in
 /// one consistent-snapshot, read-only transaction. Errors name the server address, never the password.

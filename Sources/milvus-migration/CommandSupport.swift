@@ -17,47 +17,14 @@ struct JobOptions: ParsableArguments {
     }
 }
 
-/// What the commands share: planning from the config and the job options it implies.
-enum Pipelines {
-    /// Reads the meta, selects `--col`, and checks every live segment; problems stay in the plan.
-    static func buildPlan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
-        let meta = try await MetaLoader.load(config).selecting(options.collections)
-        let source = try MetaLoader.sourceStorage(config)
-        try await source.prepare()
-        let plan = try await Planner(storage: source, parallelism: max(4, config.dumper.limit),
-                                 renames: config.target.milvus2x.collections).plan(meta)
-        return (plan, source)
-    }
-
-    /// `buildPlan`, then its warnings and problems on stderr; throws unless the plan can run.
-    static func plan(_ config: MigrationConfig, _ options: ConfigOptions) async throws -> (MigrationPlan, any SourceStorage) {
-        let (plan, source) = try await buildPlan(config, options)
-        try Interrupts.check()
-        for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
-        for problem in plan.problems { Terminal.error(problem.description) }
-        try plan.requireExecutable()
-        return (plan, source)
-    }
-
-    static func pipelineOptions(_ config: MigrationConfig, quiet: Bool) -> PipelineOptions {
-        var o = PipelineOptions()
-        o.stageParallelism = config.dumper.limit
-        o.bufferBytes = config.dumper.readerBufferKB * 1024
-        o.importParallelism = config.loader.limit
-        o.importTimeout = config.loader.importTimeout
-        o.fields = FieldNames(id: config.target.milvus2x.idField, vector: config.target.milvus2x.vectorField)
-        o.onExisting = OnExisting(rawValue: config.target.milvus2x.onExisting.rawValue)!
-        o.shards = config.target.milvus2x.shardsNum
-        o.createIndex = config.target.milvus2x.createIndex
-        o.loadCollection = config.target.milvus2x.loadCollection
-        o.quiet = quiet
-        o.stagedLocally = config.target.mode == .local
-        // How long import tasks left by an earlier run may show no progress before they count as
-        // stalled (default 120 s); tests of a restarted server shorten it.
-        if let text = ProcessInfo.processInfo.environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
-            o.stallTimeout = seconds
+extension MigrationCommands {
+    /// The library's commands for a config and the `--col` / `--quiet` flags; the plan's
+    /// warnings and problems go to stderr.
+    init(_ config: MigrationConfig, _ options: ConfigOptions, quiet: Bool = false) {
+        self.init(config: config, collections: options.collections, quiet: quiet) { plan in
+            for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
+            for problem in plan.problems { Terminal.error(problem.description) }
         }
-        return o
     }
 }
 

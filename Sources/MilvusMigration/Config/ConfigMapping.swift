@@ -1,73 +1,112 @@
 import Foundation
 
-/// Where and how to reach one bucket: the resolved form of the `cloud`, `endpoint`, `region`,
-/// `useSSL` keys, the credentials, and the transfer tuning.
-public struct S3Settings: Sendable {
-    public enum Addressing: String, Sendable {
-        /// `https://host/bucket/key`
-        case path
-        /// `https://bucket.host/key`
-        case virtualHost
-    }
+// Config is the outermost layer of the library: it reads `migration.yaml` (`MigrationConfig`) and
+// maps it, here and only here, onto the options and settings of the other folders, which never
+// see `MigrationConfig` (ArchitectureTests checks it). Errors name the config file and key.
 
-    public var provider: MigrationConfig.Cloud
-    public var useSSL: Bool
-    /// `host` or `host:port`, without scheme.
-    public var host: String
-    public var region: String
-    public var bucket: String
-    /// `target.remote` or `source.remote`: the config keys messages point at.
-    public var configKey = "remote"
-    public var addressing: Addressing
-    public var credentials: S3Credentials
-    /// Temporary credentials fetched and refreshed (web identity, container); when set, used
-    /// instead of `credentials`.
-    public var refresher: S3CredentialRefresher?
-    /// Multipart part size in bytes (≥ 5 MiB). Files below it go up in one PUT.
-    public var partSize = 8 << 20
-    /// Parts of one file uploading at once.
-    public var partConcurrency = 4
-    /// Attempts per request (1 = no retry).
-    public var maxAttempts = 6
-    /// First backoff step; doubled per attempt, capped, with full jitter.
-    public var backoffBase: Double = 0.2
-    public var backoffCap: Double = 8
-    /// A request with no body fails after this many seconds; uploads and downloads get one
-    /// second per MiB (sent, or expected back) on top. Timed-out requests are retried.
-    public var requestTimeout: Double = 30
-    /// Sign the SHA-256 of each body (true) or send UNSIGNED-PAYLOAD (false). Default: sign over
-    /// plain HTTP, where nothing else protects the bytes; TLS protects them otherwise.
-    public var signPayload: Bool
-
-    public init(provider: MigrationConfig.Cloud = .aws, useSSL: Bool, host: String, region: String, bucket: String,
-                addressing: Addressing, credentials: S3Credentials) {
-        self.provider = provider
-        self.useSSL = useSSL
-        self.host = host
-        self.region = region
-        self.bucket = bucket
-        self.addressing = addressing
-        self.credentials = credentials
-        self.signPayload = !useSSL
-    }
-
-    public var scheme: String { useSSL ? "https" : "http" }
-
-    /// `http://127.0.0.1:9000` (for messages).
-    public var endpointDescription: String { "\(scheme)://\(host)" }
-
-    /// The Host header and the encoded path (canonical URI) of `key` in the bucket
-    /// (`key` nil → the bucket itself).
-    public func location(of key: String?) -> (host: String, path: String) {
-        let encodedKey = key.map { SigV4.uriEncode($0, keepSlash: true) }
-        switch addressing {
-        case .path:
-            return (host, "/\(SigV4.uriEncode(bucket, keepSlash: false))" + (encodedKey.map { "/\($0)" } ?? ""))
-        case .virtualHost:
-            return ("\(bucket).\(host)", "/" + (encodedKey ?? ""))
+extension MigrationConfig {
+    /// Where the 1.x meta is read from (`meta.mode` and its keys).
+    public func metaSource() throws -> MetaSource {
+        switch meta.mode {
+        case .sqlite:
+            return .sqlite(path: meta.sqliteFile ?? "")
+        case .mock, .local:
+            return .json(path: metaJSONFile ?? "")
+        case .mysql:
+            do throws(MySQLDSN.ParseError) {
+                return .mysql(try MySQLDSN(parsing: meta.mysqlUrl?.revealed ?? ""))
+            } catch {
+                throw MigrationError.config(file: file, key: "meta.mysqlUrl", message: error.message)
+            }
+        case .remote:
+            // meta.remoteMetaFile is an object key in the source bucket (source.remote.*).
+            let settings = try S3Settings.resolve(source.remote, file: file, base: "source.remote")
+            let key = (meta.remoteMetaFile ?? "").split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+            return .object(S3Client(settings: settings), key: key)
         }
     }
 
+    /// The 1.x meta the configuration points at, read into the source model.
+    public func sourceMeta() async throws -> SourceMeta {
+        try await MetaLoader.load(try metaSource())
+    }
+
+    /// The storage of the 1.x `tables/` folder (`source.mode`).
+    public func sourceStorage() throws -> any SourceStorage {
+        switch source.mode {
+        case .local:
+            return LocalSourceStorage(root: source.tablesDir ?? "")
+        case .remote:
+            let r = source.remote
+            let settings = try S3Settings.resolve(r, file: file, base: "source.remote")
+            return S3SourceStorage(client: S3Client(settings: settings), tablesDir: r.prefix, checkBucket: r.checkBucket)
+        }
+    }
+
+    /// The staging area (`target.mode`): `<outputDir>/migration` in a local folder or under a key
+    /// prefix in a bucket. No network here: `prepare()` checks the bucket.
+    public func stagingArea() throws -> any StagingArea {
+        switch target.mode {
+        case .local:
+            let output = target.outputDir ?? "."
+            let absolute = output.hasPrefix("/") ? output : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(output)
+            return LocalStagingArea(root: (absolute as NSString).appendingPathComponent("migration"))
+        case .remote:
+            let r = target.remote
+            let settings = try S3Settings.resolve(r, file: file, base: "target.remote")
+            return S3StagingArea(client: S3Client(settings: settings), outputDir: r.prefix,
+                                 checkBucket: r.checkBucket, createBucket: r.createBucket)
+        }
+    }
+
+    /// The connection to Milvus 2.x (`target.milvus2x.*`). `createsDatabase`: whether a missing
+    /// database is created (load, start) or is an error (verify).
+    public func milvusOptions(createsDatabase: Bool = true) throws -> MilvusClient.Options {
+        let m = target.milvus2x
+        var endpoint: MilvusEndpoint
+        do {
+            endpoint = try MilvusEndpoint(parsing: m.endpoint ?? "")
+        } catch MigrationError.config(_, let key, let message) {
+            throw MigrationError.config(file: file, key: key, message: message)
+        }
+        let database = m.database ?? endpoint.database
+        // Any tls.* key turns TLS on (as does https://); http:// next to one is a contradiction.
+        let tlsKeys = [("caFile", m.tlsCAFile), ("certFile", m.tlsCertFile), ("keyFile", m.tlsKeyFile), ("serverName", m.tlsServerName)]
+        if let (key, _) = tlsKeys.first(where: { $0.1 != nil }) {
+            if endpoint.explicitPlaintext {
+                throw MigrationError.config(file: file, key: "target.milvus2x.endpoint",
+                                            message: "'\(m.endpoint ?? "")' asks for a plain connection, but target.milvus2x.tls.\(key) asks for TLS; write https://host:port (or host:port) for TLS, or remove the tls keys")
+            }
+            endpoint.tls = true
+        }
+        var o = MilvusClient.Options(endpoint: endpoint)
+        o.username = m.username
+        o.password = m.password
+        o.database = database
+        o.caFile = m.tlsCAFile
+        o.certFile = m.tlsCertFile
+        o.keyFile = m.tlsKeyFile
+        o.serverName = m.tlsServerName
+        if m.maxCallRecvMsgSize > 0 { o.maxReceiveBytes = m.maxCallRecvMsgSize }
+        if m.maxCallSendMsgSize > 0 { o.maxSendBytes = m.maxCallSendMsgSize }
+        o.createsDatabase = createsDatabase
+        return o
+    }
+
+    /// `verify`'s options: the command's flags plus the field names and the timeout of the config.
+    public func verifierOptions(sample: Int, full: Bool, load: Bool) -> Verifier.Options {
+        var o = Verifier.Options()
+        o.sample = sample
+        o.full = full
+        o.load = load
+        o.idField = target.milvus2x.idField
+        o.vectorField = target.milvus2x.vectorField
+        o.timeout = loader.importTimeout
+        return o
+    }
+}
+
+extension S3Settings {
     /// Resolves the `cloud` key the way the reference tool does (anchor §4), with explicit
     /// errors instead of panics. `base` is `target.remote` or `source.remote` for messages.
     public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String,
@@ -155,35 +194,9 @@ public struct S3Settings: Sendable {
         return settings
     }
 
-    /// Bucket names usable as a DNS label under TLS (no dots, lower case).
-    static func isDNSCompatible(_ bucket: String) -> Bool {
-        (3...63).contains(bucket.count) && !bucket.contains(".")
-            && bucket.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" } && bucket.first != "-" && bucket.last != "-"
-    }
 }
 
-/// The keys that sign requests. `anonymous` sends requests unsigned (public buckets, moto).
-public struct S3Credentials: Sendable, CustomStringConvertible {
-    public var accessKey: String
-    public var secretKey: Secret
-    public var sessionToken: Secret?
-    /// Where they came from, for messages: `ak/sk in the config`, `environment (AWS_ACCESS_KEY_ID)`.
-    public var origin: String
-
-    public init(accessKey: String, secretKey: Secret, sessionToken: Secret? = nil, origin: String) {
-        self.accessKey = accessKey
-        self.secretKey = secretKey
-        self.sessionToken = sessionToken
-        self.origin = origin
-    }
-
-    public var isAnonymous: Bool { accessKey.isEmpty }
-
-    public static let anonymous = S3Credentials(accessKey: "", secretKey: Secret(""), origin: "anonymous (no ak/sk)")
-
-    /// Never prints the secret.
-    public var description: String { isAnonymous ? origin : "access key '\(accessKey)' from \(origin)" }
-
+extension S3Credentials {
     /// `ak`/`sk`, or with `useIAM: true`: the AWS environment variables, then the shared
     /// credentials file (`AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials`, profile
     /// `AWS_PROFILE` or `default`). nil: look further down the chain (web identity, container
@@ -212,31 +225,4 @@ public struct S3Credentials: Sendable, CustomStringConvertible {
         return nil
     }
 
-    static func sharedFile(_ environment: [String: String]) -> (path: String, profile: String) {
-        let home = environment["HOME"] ?? NSHomeDirectory()
-        return (environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials", environment["AWS_PROFILE"] ?? "default")
-    }
-
-    static func notFound(file: String, base: String, environment: [String: String]) -> MigrationError {
-        let (path, profile) = sharedFile(environment)
-        return .config(file: file, key: "\(base).useIAM", message: "no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a [\(profile)] profile in \(path), AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN, or AWS_CONTAINER_CREDENTIALS_FULL_URI/RELATIVE_URI (instance metadata is not queried)")
-    }
-
-    /// `aws_access_key_id`, `aws_secret_access_key`, `aws_session_token` of one INI profile.
-    static func sharedCredentials(_ text: String, profile: String) -> (String, String, String?)? {
-        var section = ""
-        var values: [String: String] = [:]
-        for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard section == profile, let eq = line.firstIndex(of: "=") else { continue }
-            values[line[..<eq].trimmingCharacters(in: .whitespaces).lowercased()] = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-        }
-        guard let ak = values["aws_access_key_id"], let sk = values["aws_secret_access_key"], !ak.isEmpty, !sk.isEmpty else { return nil }
-        return (ak, sk, values["aws_session_token"])
-    }
 }

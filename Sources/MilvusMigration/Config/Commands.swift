@@ -1,0 +1,105 @@
+import Foundation
+
+/// The library's entry points, one per command: from the configuration to a report. The CLI
+/// parses arguments, calls one of these (inside its Ctrl-C handling) and prints the result.
+public struct MigrationCommands: Sendable {
+    public var config: MigrationConfig
+    /// `--col`: the 1.x collections to migrate (all when empty).
+    public var collections: [String]
+    /// No progress output.
+    public var quiet: Bool
+    /// Receives the plan's warnings and problems before a job runs (the CLI prints them).
+    public var diagnostics: @Sendable (MigrationPlan) -> Void
+
+    public init(config: MigrationConfig, collections: [String] = [], quiet: Bool = false,
+                diagnostics: @escaping @Sendable (MigrationPlan) -> Void = { _ in }) {
+        self.config = config
+        self.collections = collections
+        self.quiet = quiet
+        self.diagnostics = diagnostics
+    }
+
+    /// `plan`: reads the meta, selects `--col` and checks every live segment; problems stay in
+    /// the plan (the caller decides what to do with them).
+    public func plan() async throws -> (MigrationPlan, any SourceStorage) {
+        let meta = try await config.sourceMeta().selecting(collections)
+        let source = try config.sourceStorage()
+        try await source.prepare()
+        let plan = try await Planner(storage: source, parallelism: max(4, config.dumper.limit),
+                                     renames: config.target.milvus2x.collections).plan(meta)
+        return (plan, source)
+    }
+
+    /// `plan`, its diagnostics handed over, and an error unless it can run.
+    func executablePlan() async throws -> (MigrationPlan, any SourceStorage) {
+        let (plan, source) = try await plan()
+        diagnostics(plan)
+        try plan.requireExecutable()
+        return (plan, source)
+    }
+
+    var pipeline: (any StagingArea) -> MigrationPipeline {
+        { MigrationPipeline(staging: $0, options: config.pipelineOptions(quiet: quiet)) }
+    }
+
+    /// `dump`: every live segment to NumPy files in the staging area.
+    public func dump() async throws -> DumpReport {
+        // The target bucket is checked (or created) before planning reads every segment.
+        let staging = try config.stagingArea()
+        try await staging.prepare()
+        let (plan, source) = try await executablePlan()
+        return try await pipeline(staging).dump(plan, from: source)
+    }
+
+    /// `load`: the staged dump into Milvus 2.x, counts checked.
+    public func load() async throws -> LoadReport {
+        let staging = try config.stagingArea()
+        let (selected, renames) = (collections, config.target.milvus2x.collections)
+        return try await MilvusClient.with(try config.milvusOptions()) { client in
+            try await pipeline(staging).load(into: client, collections: selected, renames: renames)
+        }
+    }
+
+    /// `start`: dump and load as one pipelined job. Returns the plan too, for the report.
+    public func start() async throws -> (LoadReport, MigrationPlan) {
+        let (plan, source) = try await executablePlan()
+        let staging = try config.stagingArea()
+        let report = try await MilvusClient.with(try config.milvusOptions()) { client in
+            try await pipeline(staging).start(plan, from: source, into: client)
+        }
+        return (report, plan)
+    }
+
+    /// `verify`: Milvus 2.x against the source.
+    public func verify(sample: Int, full: Bool, load: Bool) async throws -> Verifier.Report {
+        let (plan, source) = try await executablePlan()
+        let options = config.verifierOptions(sample: sample, full: full, load: load)
+        return try await MilvusClient.with(try config.milvusOptions(createsDatabase: false)) { client in
+            try await Verifier(plan: plan, source: source, client: client, options: options).run()
+        }
+    }
+}
+
+extension MigrationConfig {
+    /// The pipeline's options (`dumper.*`, `loader.*`, `target.milvus2x.*`).
+    public func pipelineOptions(quiet: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> PipelineOptions {
+        var o = PipelineOptions()
+        o.stageParallelism = dumper.limit
+        o.bufferBytes = dumper.readerBufferKB * 1024
+        o.importParallelism = loader.limit
+        o.importTimeout = loader.importTimeout
+        o.fields = FieldNames(id: target.milvus2x.idField, vector: target.milvus2x.vectorField)
+        o.onExisting = target.milvus2x.onExisting
+        o.shards = target.milvus2x.shardsNum
+        o.createIndex = target.milvus2x.createIndex
+        o.loadCollection = target.milvus2x.loadCollection
+        o.quiet = quiet
+        o.stagedLocally = target.mode == .local
+        // How long import tasks left by an earlier run may show no progress before they count as
+        // stalled (default 120 s); tests of a restarted server shorten it.
+        if let text = environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
+            o.stallTimeout = seconds
+        }
+        return o
+    }
+}
