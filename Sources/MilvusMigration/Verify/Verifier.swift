@@ -18,51 +18,12 @@ public struct Verifier: Sendable {
         public init() {}
     }
 
-    /// One difference between source and target.
-    public struct Mismatch: Sendable, Equatable, CustomStringConvertible {
-        public var collection: String
-        public var partition: String?
-        public var id: Int64?
-        public var what: String
-
-        public var description: String {
-            var s = "collection '\(collection)'"
-            if let partition { s += " partition '\(partition)'" }
-            if let id { s += " id \(id)" }
-            return s + ": " + what
-        }
-    }
-
-    public struct CollectionReport: Sendable {
-        public var source: String
-        public var target: String
-        public var sourceRows: Int64 = 0
-        public var targetRows: Int64 = 0
-        public var partitions: [(name: String, source: Int64, target: Int64)] = []
-        public var rowsCompared = 0
-        /// The first `Verifier.keptMismatches` mismatches; `mismatchCount` counts them all.
-        public var mismatches: [Mismatch] = []
-        public var mismatchCount = 0
-
-        /// Counts a mismatch and keeps it while fewer than `Verifier.keptMismatches` are kept, so
-        /// memory stays bounded however much differs.
-        mutating func record(_ mismatch: Mismatch) {
-            mismatchCount += 1
-            if mismatches.count < Verifier.keptMismatches { mismatches.append(mismatch) }
-        }
-    }
-
+    // The report types live in Report/ (VerifyReport); these names are kept for callers.
+    public typealias Mismatch = VerifyReport.Mismatch
+    public typealias CollectionReport = VerifyReport.Collection
+    public typealias Report = VerifyReport
     /// Mismatches kept (and printed) per collection; the rest are only counted.
-    public static let keptMismatches = 20
-
-    public struct Report: Sendable {
-        public var collections: [CollectionReport]
-        public var full: Bool
-        /// The kept mismatches (the first `Verifier.keptMismatches` of each collection).
-        public var mismatches: [Mismatch] { collections.flatMap(\.mismatches) }
-        /// Every mismatch found, kept or only counted.
-        public var mismatchCount: Int { collections.reduce(0) { $0 + $1.mismatchCount } }
-    }
+    public static let keptMismatches = VerifyReport.keptMismatches
 
     public var plan: MigrationPlan
     public var source: any SourceStorage
@@ -248,52 +209,5 @@ public struct Verifier: Sendable {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-    }
-}
-
-extension Verifier.Report {
-    public var summary: String {
-        var table = TextTable(headers: ["collection", "2.x collection", "partition", "source rows", "Milvus rows", "result"], numeric: [3, 4])
-        for c in collections {
-            table.add([c.source, c.target, "(all)", Format.count(c.sourceRows), Format.count(c.targetRows),
-                       c.mismatchCount == 0 ? "ok" : "\(c.mismatchCount) mismatch(es)"])
-            for p in c.partitions {
-                table.add(["", "", p.name, Format.count(p.source), Format.count(p.target), p.source == p.target ? "ok" : "COUNT DIFFERS"])
-            }
-        }
-        var out = table.render() + "\n"
-        let compared = collections.reduce(0) { $0 + $1.rowsCompared }
-        out += "\n\(compared) row(s) compared by id and vector bytes (\(full ? "every live row" : "random sample")).\n"
-        if mismatchCount == 0 {
-            out += "Milvus matches the source.\n"
-        } else {
-            out += "Mismatches (\(mismatchCount)):\n" + mismatches.map { "  - \($0)" }.joined(separator: "\n") + "\n"
-            if mismatchCount > mismatches.count { out += "  … and \(mismatchCount - mismatches.count) more (the first \(Verifier.keptMismatches) of each collection are listed)\n" }
-        }
-        return out
-    }
-
-    public var json: JSONValue {
-        .object([
-            ("ok", .bool(mismatchCount == 0)),
-            ("mismatchCount", .integer(mismatchCount)),
-            ("full", .bool(full)),
-            ("collections", .array(collections.map { c in
-                .object([
-                    ("collection", .string(c.source)),
-                    ("target", .string(c.target)),
-                    ("sourceRows", .int(c.sourceRows)),
-                    ("targetRows", .int(c.targetRows)),
-                    ("rowsCompared", .integer(c.rowsCompared)),
-                    ("mismatchCount", .integer(c.mismatchCount)),
-                    ("partitions", .array(c.partitions.map { p in
-                        .object([("name", .string(p.name)), ("sourceRows", .int(p.source)), ("targetRows", .int(p.target))])
-                    })),
-                    ("mismatches", .array(c.mismatches.map { m in
-                        .object([("partition", .optional(m.partition)), ("id", m.id.map { .int($0) } ?? .null), ("what", .string(m.what))])
-                    })),
-                ])
-            })),
-        ])
     }
 }
