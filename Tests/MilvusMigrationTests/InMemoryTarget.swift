@@ -41,6 +41,23 @@ actor InMemoryTarget: MigrationTarget {
     var tasksHang = false
     /// Flush calls (the count check must flush before counting).
     var flushes = 0
+    /// What the server says it is: Milvus 2.x (every row kept) or Milvus Lite (one row per
+    /// primary key, no binary vectors, no Import).
+    var serverCapabilities = TargetCapabilities.of(version: "v2.3.5")
+    /// Insert mode faults: the next `Insert` is applied but its answer lost / refused outright.
+    var loseNextInsertAnswer = false
+    var refuseNextInsert = false
+    /// Inserts fail with "unreachable" (not applied) after this many more succeed (nil: never).
+    var insertsBeforeOutage: Int?
+    /// One-row-per-key servers: where each id lives (collection → id → partition).
+    private var keyed: [String: [Int64: String]] = [:]
+    /// Every `Insert` batch received, as (collection, partition, rows).
+    private(set) var inserts: [(String, String, Int)] = []
+
+    func set(capabilities: TargetCapabilities) { serverCapabilities = capabilities }
+    func set(loseNextInsertAnswer: Bool) { self.loseNextInsertAnswer = loseNextInsertAnswer }
+    func set(refuseNextInsert: Bool) { self.refuseNextInsert = refuseNextInsert }
+    func set(insertsBeforeOutage: Int?) { self.insertsBeforeOutage = insertsBeforeOutage }
 
     func set(failImportsContaining: [String]) { self.failImportsContaining = failImportsContaining }
     func set(loseNextImportAnswer: Bool) { self.loseNextImportAnswer = loseNextImportAnswer }
@@ -148,6 +165,45 @@ actor InMemoryTarget: MigrationTarget {
     func listImportTasks(collection: String) async throws -> [ImportTaskStatus] {
         calls.append("listImportTasks")
         return tasks.values.filter { $0.collection == collection }.sorted { $0.id < $1.id }.map(status)
+    }
+
+    func capabilities() async throws -> TargetCapabilities {
+        calls.append("capabilities")
+        return serverCapabilities
+    }
+
+    func insert(collection: String, partition: String?, fields: FieldNames, batch: RowBatch, subject: String) async throws -> Int64 {
+        calls.append("insert")
+        let partition = partition ?? "_default"
+        if let left = insertsBeforeOutage {
+            if left == 0 { throw MigrationError.target(.unreachable, subject: "Milvus at \(endpoint)", message: "unreachable (Insert: connection refused)") }
+            insertsBeforeOutage = left - 1
+        }
+        if refuseNextInsert {
+            refuseNextInsert = false
+            throw MigrationError.target(.refused, subject: subject, message: "Insert failed: rate limit exceeded", serverReason: "rate limit exceeded")
+        }
+        guard let c = collections[collection], c.rows[partition] != nil else {
+            throw MigrationError.target(.refused, subject: subject, message: "Insert failed: partition '\(partition)' not found")
+        }
+        guard batch.kind == c.schema.vectorKind, batch.vectors.count == batch.rows * (batch.kind == .float ? 4 * batch.dimension : batch.dimension / 8) else {
+            throw MigrationError.target(.refused, subject: subject, message: "Insert failed: the vectors do not match the schema")
+        }
+        inserts.append((collection, partition, batch.rows))
+        if serverCapabilities.rowRule == .onePerPrimaryKey {
+            for id in batch.ids {
+                if let old = keyed[collection, default: [:]][id] { collections[collection]!.rows[old]! -= 1 }
+                keyed[collection, default: [:]][id] = partition
+                collections[collection]!.rows[partition]! += 1
+            }
+        } else {
+            collections[collection]!.rows[partition]! += Int64(batch.rows)
+        }
+        if loseNextInsertAnswer {
+            loseNextInsertAnswer = false
+            throw MigrationError.target(.unreachable, subject: "Milvus at \(endpoint)", message: "unreachable (Insert: connection reset)")
+        }
+        return Int64(batch.rows)
     }
 
     func flush(_ collections: [String]) async throws {

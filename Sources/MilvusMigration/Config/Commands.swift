@@ -51,8 +51,13 @@ public struct MigrationCommands: Sendable {
         return try await pipeline(staging).dump(plan, from: source)
     }
 
-    /// `load`: the staged dump into Milvus 2.x, counts checked.
+    /// `load`: the staged dump into Milvus 2.x, counts checked. In insert mode (nothing was
+    /// staged) the same as `start`.
     public func load() async throws -> LoadReport {
+        if config.loader.mode == .insert {
+            try config.validate([.meta, .source])
+            return try await start().0
+        }
         let staging = try config.stagingArea()
         let (selected, renames) = (collections, config.target.milvus2x.collections)
         return try await MilvusClient.with(try config.milvusOptions()) { client in
@@ -60,12 +65,15 @@ public struct MigrationCommands: Sendable {
         }
     }
 
-    /// `start`: dump and load as one pipelined job. Returns the plan too, for the report.
+    /// `start`: dump and load as one pipelined job (insert mode: the rows are sent from the
+    /// source, nothing staged). Returns the plan too, for the report.
     public func start() async throws -> (LoadReport, MigrationPlan) {
         let (plan, source) = try await executablePlan()
         let staging = try config.stagingArea()
+        let insert = config.loader.mode == .insert
         let report = try await MilvusClient.with(try config.milvusOptions()) { client in
-            try await pipeline(staging).start(plan, from: source, into: client)
+            insert ? try await pipeline(staging).insert(plan, from: source, into: client)
+                   : try await pipeline(staging).start(plan, from: source, into: client)
         }
         return (report, plan)
     }
@@ -93,6 +101,8 @@ extension MigrationConfig {
         o.shards = target.milvus2x.shardsNum
         o.createIndex = target.milvus2x.createIndex
         o.loadCollection = target.milvus2x.loadCollection
+        o.loadMode = loader.mode
+        o.insertBatchBytes = loader.insertBatchMB << 20
         o.quiet = quiet
         o.stagedLocally = target.mode == .local
         // How long import tasks left by an earlier run may show no progress before they count as

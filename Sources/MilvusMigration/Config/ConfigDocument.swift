@@ -27,7 +27,7 @@ struct ConfigDocument {
 
     /// Key paths whose value is a credential: errors never show any part of their value.
     static let secretKeys: Set<String> = [
-        "target.milvus2x.password", "meta.mysqlurl",
+        "target.milvus2x.password", "target.milvus2x.token", "meta.mysqlurl",
         "source.remote.ak", "source.remote.sk", "target.remote.ak", "target.remote.sk",
     ]
 

@@ -82,6 +82,7 @@ extension MigrationConfig {
         var o = MilvusClient.Options(endpoint: endpoint)
         o.username = m.username
         o.password = m.password
+        o.token = m.token
         o.database = database
         o.caFile = m.tlsCAFile
         o.certFile = m.tlsCertFile

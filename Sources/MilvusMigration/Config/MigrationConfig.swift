@@ -21,8 +21,13 @@ public struct MigrationConfig: Sendable {
         public var writerBufferKB: Int = 1024
     }
 
+    public typealias LoaderMode = LoadMode
+
     public struct Loader: Sendable {
-        /// Import jobs in flight at once (sliding window).
+        public var mode: LoaderMode = .import
+        /// Insert mode: the largest `Insert` request, in MB (`loader.insert.batchMB`).
+        public var insertBatchMB: Int = 16
+        /// Import jobs (insert mode: segments) in flight at once (sliding window).
         public var limit: Int = 2
         /// Seconds one import job may take before it is reported as timed out.
         public var importTimeout: Double = 3600
@@ -69,6 +74,8 @@ public struct MigrationConfig: Sendable {
         public var endpoint: String?
         public var username: String?
         public var password: Secret?
+        /// An API key or `user:password` (Zilliz Cloud, Milvus with authentication).
+        public var token: Secret?
         public var database: String?
         public var tlsCAFile: String?
         public var tlsCertFile: String?
@@ -187,6 +194,9 @@ extension MigrationConfig {
         c.dumper.writerBufferKB = try doc.int("dumper.worker.writer.buffersize", "dumper.worker.writer.bufferSize", range: 0...1_073_741_824).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.loader.limit = try doc.int("loader.worker.limit", "loader.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
         c.loader.importTimeout = try doc.double("loader.worker.importtimeout", "loader.worker.importTimeout") ?? 3600
+        if let mode = try doc.choice("loader.mode", "loader.mode", LoaderMode.self) { c.loader.mode = mode }
+        // Well below the gRPC message limits of Milvus (64 MB) and of this client.
+        c.loader.insertBatchMB = try doc.int("loader.insert.batchmb", "loader.insert.batchMB", range: 1...48) ?? 16
 
         if let mode = try doc.choice("meta.mode", "meta.mode", MetaMode.self) { c.meta.mode = mode }
         c.meta.localFile = doc.string("meta.localfile", "meta.localFile")
@@ -207,6 +217,7 @@ extension MigrationConfig {
         m.endpoint = doc.string("target.milvus2x.endpoint", "target.milvus2x.endpoint")
         m.username = doc.string("target.milvus2x.username", "target.milvus2x.username")
         m.password = doc.string("target.milvus2x.password", "target.milvus2x.password").map(Secret.init)
+        m.token = doc.string("target.milvus2x.token", "target.milvus2x.token").map(Secret.init)
         m.database = doc.string("target.milvus2x.database", "target.milvus2x.database")
         m.tlsCAFile = doc.string("target.milvus2x.tls.cafile", "target.milvus2x.tls.caFile")
         m.tlsCertFile = doc.string("target.milvus2x.tls.certfile", "target.milvus2x.tls.certFile")
@@ -271,11 +282,11 @@ extension MigrationConfig {
     static let knownKeys: Set<String> = {
         var keys: Set<String> = [
             "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
-            "loader.worker.limit", "loader.worker.importtimeout",
+            "loader.worker.limit", "loader.worker.importtimeout", "loader.mode", "loader.insert.batchmb",
             "meta.mode", "meta.localfile", "meta.mockfile", "meta.remotemetafile", "meta.sqlitefile", "meta.mysqlurl",
             "source.mode", "source.local.tablesdir", "source.remote.tablesdir",
             "target.mode", "target.local.outputdir", "target.remote.outputdir",
-            "target.milvus2x.endpoint", "target.milvus2x.username", "target.milvus2x.password", "target.milvus2x.database",
+            "target.milvus2x.endpoint", "target.milvus2x.username", "target.milvus2x.password", "target.milvus2x.token", "target.milvus2x.database",
             "target.milvus2x.tls.cafile", "target.milvus2x.tls.certfile", "target.milvus2x.tls.keyfile", "target.milvus2x.tls.servername",
             "target.milvus2x.idfield", "target.milvus2x.vectorfield", "target.milvus2x.collections", "target.milvus2x.onexisting",
             "target.milvus2x.shardsnum", "target.milvus2x.createindex", "target.milvus2x.loadcollection",
@@ -397,6 +408,10 @@ extension MigrationConfig {
         if needs.contains(.milvus) {
             guard let endpoint = target.milvus2x.endpoint else { throw missing("target.milvus2x.endpoint", "host:port of the Milvus 2.x server") }
             _ = endpoint
+            if target.milvus2x.token != nil && (target.milvus2x.username != nil || target.milvus2x.password != nil) {
+                throw MigrationError.config(file: file, key: "target.milvus2x.token",
+                                            message: "set either a token or username and password, not both (a token may itself be user:password)")
+            }
             if (target.milvus2x.tlsCertFile == nil) != (target.milvus2x.tlsKeyFile == nil) {
                 throw MigrationError.config(file: file, key: "target.milvus2x.tls.certFile", message: "tls.certFile and tls.keyFile go together")
             }

@@ -11,7 +11,9 @@ import Logging
 /// - `dump` stages every live segment of a plan;
 /// - `load` imports every segment of a staged dump and checks the counts;
 /// - `start` does both, overlapped: a segment is imported as soon as it is staged.
-/// All three share the job journal in the staging area, so any of them after a failed or
+/// - `insert` (`loader.mode: insert`, for `load` and `start`) streams each segment's live rows
+///   to the target with `Insert` (`InsertStep`) instead of staging and importing them.
+/// All of them share the job journal in the staging area, so any of them after a failed or
 /// interrupted other one resumes rather than redoes. `RunTally` aggregates the results; the
 /// reports are built in Report/.
 public struct MigrationPipeline: Sendable {
@@ -151,6 +153,56 @@ public struct MigrationPipeline: Sendable {
         return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
     }
 
+    // MARK: insert = read and insert, + count (loader.mode: insert)
+
+    /// Sends every live segment of `plan` to `target` in `Insert` requests, `importParallelism`
+    /// segments at a time, nothing staged (the staging area holds only meta.json and the
+    /// journal), then checks the counts by the target's row rule.
+    public func insert(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
+        let started = Date()
+        try plan.requireExecutable()
+        let capabilities = try await target.capabilities()
+        // A collection the target cannot hold fails the run before any row is sent.
+        if !capabilities.binaryVectors, let c = plan.collections.first(where: { $0.source.vectorKind == .binary }) {
+            throw MigrationError.target(.unsupported, subject: "collection '\(c.source.name)'",
+                                        message: "has binary vectors, which the target (\(capabilities.version) at \(target.endpoint)) does not support; nothing was sent (migrate it into a Milvus 2.x server, or leave it out with --col)")
+        }
+        _ = try await begin(plan)
+        let journal = try await JobJournal.open(staging)
+        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
+        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
+        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        let reconcile = ReconcileStep(target: target, staging: staging, journal: journal, options: options)
+        // Imports of an earlier import-mode run, then batches whose answer was lost.
+        try await reconcile.run(active)
+        try await reconcile.resolveInserts(active, rule: capabilities.rowRule)
+
+        let progress = ProgressReporter(title: "insert", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        progress.start()
+        let step = InsertStep(target: target, source: source, journal: journal, options: options, lanes: InsertLanes(), progress: progress)
+        let failures = try await Self.withProgress(progress) {
+            try await BoundedWindow.run(active, width: options.importParallelism) { unit in
+                try await step.run(unit)
+            } onResult: { unit, outcome in
+                guard case .success(let (record, worked)) = outcome else { return }
+                progress.finishUnit(rows: record.rows)
+                tally.segmentToLoad(collection: unit.collection.name)
+                tally.imported(collection: unit.collection.name, rows: record.rows, task: nil, now: worked)
+            }
+        }
+        try Self.requireNoFailures(failures, job: "insert")
+        var distinct: [String: Int64] = [:]
+        if capabilities.rowRule == .onePerPrimaryKey {
+            for (c, _) in collections where !tally.isSkipped(c.name) {
+                distinct[c.name] = try await DistinctIds.count(active.filter { $0.collection.name == c.name }, source: source, bufferBytes: options.bufferBytes)
+            }
+        }
+        try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally,
+                                 rule: capabilities.rowRule, distinctIds: distinct)
+        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+    }
+
     // MARK: shared pieces
 
     /// Removes half-written files and writes meta.json of what is being migrated.
@@ -178,9 +230,10 @@ public struct MigrationPipeline: Sendable {
 
     /// `CountStep` over the collections that were not skipped, then `CollectionStep.finish`.
     func countAndFinish(_ collections: [(source: SourceCollection, target: String)], units: [SegmentUnit], target: any MigrationTarget,
-                        journal: JobJournal, tally: inout RunTally) async throws {
+                        journal: JobJournal, tally: inout RunTally,
+                        rule: TargetCapabilities.RowRule = .everyRow, distinctIds: [String: Int64] = [:]) async throws {
         let kept = collections.filter { !tally.isSkipped($0.source.name) }
-        let counts = try await CountStep(target: target, journal: journal).run(kept, units: units)
+        let counts = try await CountStep(target: target, journal: journal, rule: rule, distinctIds: distinctIds).run(kept, units: units)
         for (name, c) in counts { tally.counted(collection: name, expected: c.expected, actual: c.actual) }
         let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
         for (c, name) in kept {

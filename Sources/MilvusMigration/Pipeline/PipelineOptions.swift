@@ -21,8 +21,20 @@ public struct PipelineOptions: Sendable {
     /// An import task left by an earlier run that shows no progress for this long (nor does any
     /// other such task) is taken as stalled (e.g. by a server restart) and decided from the row counts.
     public var stallTimeout: Double = 120
+    /// How rows go in: staged files and `Import`, or `Insert` requests (`loader.mode`).
+    public var loadMode: LoadMode = .import
+    /// Insert mode: the largest batch of rows in one `Insert` (`loader.insert.batchMB`).
+    public var insertBatchBytes = 16 << 20
     /// No progress output.
     public var quiet = false
 
     public init() {}
+}
+
+/// How `load` and `start` put rows into the target (`loader.mode`).
+public enum LoadMode: String, Sendable, CaseIterable {
+    /// Staged NumPy files bulk-inserted with `Import` (the target reads the staging area).
+    case `import`
+    /// Live rows streamed from the source in `Insert` requests: no staging, no shared storage.
+    case insert
 }

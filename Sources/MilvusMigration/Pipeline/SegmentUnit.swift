@@ -72,14 +72,3 @@ public struct SegmentUnit: Sendable, CustomStringConvertible {
         }
     }
 }
-
-/// The 2.x field names (`target.milvus2x.idField` / `vectorField`).
-public struct FieldNames: Sendable, Equatable {
-    public var id: String
-    public var vector: String
-
-    public init(id: String = "id", vector: String = "data") {
-        self.id = id
-        self.vector = vector
-    }
-}

@@ -27,9 +27,12 @@ public final class LiveRowReader {
     private let input: UnsafeMutableRawBufferPointer
     private let output: UnsafeMutableRawBufferPointer
 
-    /// `rowBytes` > 0; `rowsPerChunk` is raised to 1 at least.
-    public init(file: any SourceFile, rowBytes: Int, totalRows: Int64, deleted: DeletedOffsets, rowsPerChunk: Int) {
+    /// `rowBytes` > 0; `rowsPerChunk` is raised to 1 at least. Reading starts at physical row
+    /// `startRow` (a resume: `deleted.physicalRow(live:)` of the first live row wanted).
+    public init(file: any SourceFile, rowBytes: Int, totalRows: Int64, deleted: DeletedOffsets, rowsPerChunk: Int, startRow: Int64 = 0) {
         precondition(rowBytes > 0, "a row has at least one byte")
+        precondition(startRow >= 0 && startRow <= totalRows, "the start row lies in the file")
+        row = startRow
         self.file = file
         self.rowBytes = rowBytes
         self.totalRows = totalRows

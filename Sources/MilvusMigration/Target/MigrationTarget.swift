@@ -30,6 +30,13 @@ public protocol MigrationTarget: Sendable {
     /// The import tasks the server remembers for a collection.
     func listImportTasks(collection: String) async throws -> [ImportTaskStatus]
 
+    // Insert mode: rows sent in requests, no shared storage.
+    /// What the server is and how it keeps rows (asked once per job).
+    func capabilities() async throws -> TargetCapabilities
+    /// Inserts one batch of rows into the partition (nil: the default one) and returns the rows
+    /// the server acknowledged. Not retried by callers: a lost answer is settled from the counts.
+    func insert(collection: String, partition: String?, fields: FieldNames, batch: RowBatch, subject: String) async throws -> Int64
+
     // Counts.
     /// Seals what was written, so the row counts that follow include every row.
     func flush(_ collections: [String]) async throws
@@ -89,5 +96,81 @@ public struct ImportTaskStatus: Sendable, Equatable {
 extension MilvusClient: MigrationTarget {
     public func flush(_ collections: [String]) async throws {
         try await flush(collections, timeout: 120)
+    }
+
+    public func capabilities() async throws -> TargetCapabilities {
+        TargetCapabilities.of(version: try await version())
+    }
+}
+
+/// What a target server is and how it keeps rows: the differences the pipeline must apply.
+public struct TargetCapabilities: Sendable, Equatable {
+    /// How many rows the server keeps for inserted rows that share a primary key.
+    public enum RowRule: Sendable, Equatable, CustomStringConvertible {
+        /// Every inserted row is kept (Milvus 2.x): counts compare with the source's live rows.
+        case everyRow
+        /// One row per primary key across the collection, the last write (Milvus Lite 3.x):
+        /// counts compare with the source's distinct ids, partitions are not compared.
+        case onePerPrimaryKey
+
+        public var description: String {
+            switch self {
+            case .everyRow: return "every inserted row is kept"
+            case .onePerPrimaryKey: return "one row per primary key"
+            }
+        }
+    }
+
+    /// `GetVersion`'s answer.
+    public var version: String
+    public var rowRule: RowRule
+    public var binaryVectors: Bool
+    /// Whether the server has the bulk `Import` RPCs.
+    public var bulkImport: Bool
+
+    public init(version: String, rowRule: RowRule = .everyRow, binaryVectors: Bool = true, bulkImport: Bool = true) {
+        self.version = version
+        self.rowRule = rowRule
+        self.binaryVectors = binaryVectors
+        self.bulkImport = bulkImport
+    }
+
+    /// The capabilities implied by a `GetVersion` answer: Milvus Lite 3.x answers
+    /// `milvus_lite-<version>` (the embedded 2.3.5 server answers `v2.3.5-lite`, a full Milvus).
+    public static func of(version: String) -> TargetCapabilities {
+        if version.hasPrefix("milvus_lite") {
+            return TargetCapabilities(version: version, rowRule: .onePerPrimaryKey, binaryVectors: false, bulkImport: false)
+        }
+        return TargetCapabilities(version: version)
+    }
+}
+
+/// One batch of rows for `Insert`, columnar: ids and the vectors' bytes as stored (little-endian
+/// float32, or packed bits for binary vectors).
+public struct RowBatch: Sendable {
+    public var ids: [Int64]
+    public var vectors: [UInt8]
+    public var kind: VectorKind
+    /// Floats, or bits for binary vectors.
+    public var dimension: Int
+
+    public init(ids: [Int64], vectors: [UInt8], kind: VectorKind, dimension: Int) {
+        self.ids = ids
+        self.vectors = vectors
+        self.kind = kind
+        self.dimension = dimension
+    }
+
+    public var rows: Int { ids.count }
+}
+
+/// The 2.x field names (`target.milvus2x.idField` / `vectorField`).
+public struct FieldNames: Sendable, Equatable {
+    public var id: String
+    public var vector: String
+
+    public init(id: String = "id", vector: String = "data") {
+        self.id = id
+        self.vector = vector
     }
 }

@@ -328,4 +328,40 @@ extension MilvusClient {
         }
         try check(r.status, "Insert", subject: subject)
     }
+
+    /// Insert of one batch (columnar: Int64 ids, float or binary vectors); returns `insert_cnt`.
+    public func insert(collection: String, partition: String?, fields: FieldNames, batch: RowBatch, subject: String) async throws -> Int64 {
+        let db = database
+        let idData = Milvus_Proto_Schema_FieldData.with {
+            $0.fieldName = fields.id
+            $0.type = .int64
+            $0.scalars = .with { $0.longData = .with { $0.data = batch.ids } }
+        }
+        let vectorData = Milvus_Proto_Schema_FieldData.with { f in
+            f.fieldName = fields.vector
+            switch batch.kind {
+            case .float:
+                f.type = .floatVector
+                let floats = batch.vectors.withUnsafeBytes { raw in
+                    Array(UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: raw.count / 4))
+                }
+                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.floatVector = .with { $0.data = floats } }
+            case .binary:
+                f.type = .binaryVector
+                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.binaryVector = Data(batch.vectors) }
+            }
+        }
+        let rows = batch.rows
+        let r = try await call("Insert", subject: subject, retry: false, ddl: true) {
+            try await self.service.insert(.with {
+                $0.dbName = db
+                $0.collectionName = collection
+                if let partition { $0.partitionName = partition }
+                $0.numRows = UInt32(rows)
+                $0.fieldsData = [idData, vectorData]
+            }, metadata: self.metadata, options: self.callOptions(ddl: true))
+        }
+        try check(r.status, "Insert", subject: subject)
+        return r.insertCnt
+    }
 }

@@ -16,6 +16,9 @@ public final class MilvusClient: Sendable {
         public var endpoint: MilvusEndpoint
         public var username: String?
         public var password: Secret?
+        /// An API key or `user:password`, sent (base64) as the `authorization` header instead of
+        /// username/password: Zilliz Cloud and Milvus with authentication.
+        public var token: Secret?
         public var database: String?
         public var caFile: String?
         public var certFile: String?
@@ -38,15 +41,26 @@ public final class MilvusClient: Sendable {
             self.endpoint = endpoint
         }
 
-        /// Credentials (`authorization` header) are sent: a user name is set.
-        public var sendsCredentials: Bool { !(username ?? "").isEmpty }
+        /// Credentials (`authorization` header) are sent: a user name or a token is set.
+        public var sendsCredentials: Bool { !(username ?? "").isEmpty || !(token?.revealed ?? "").isEmpty }
+
+        /// Who the credentials are, for messages (never the token itself).
+        var credentialName: String {
+            if let user = username, !user.isEmpty { return "user '\(user)'" }
+            return sendsCredentials ? "the token (target.milvus2x.token)" : "no credentials"
+        }
+
+        /// The config keys to check when authentication fails.
+        var credentialKeys: String {
+            !(token?.revealed ?? "").isEmpty && (username ?? "").isEmpty ? "target.milvus2x.token" : "target.milvus2x.username and password"
+        }
 
         /// The warning to give once when credentials would travel unencrypted to a host that is not
         /// this machine (loopback by name or address); nil when TLS is on, no credentials are
         /// sent, or the host is loopback.
         public var plaintextCredentialsWarning: String? {
             guard sendsCredentials, !endpoint.tls, !endpoint.isLoopback else { return nil }
-            return "the credentials of user '\(username ?? "")' go to Milvus at \(endpoint) without TLS, readable by anyone on the network path; use an https:// endpoint or set target.milvus2x.tls.caFile (the server needs common.security.tlsMode 1 or 2)"
+            return "the credentials of \(credentialName) go to Milvus at \(endpoint) without TLS, readable by anyone on the network path; use an https:// endpoint or set target.milvus2x.tls.caFile (the server needs common.security.tlsMode 1 or 2)"
         }
     }
 
@@ -62,6 +76,8 @@ public final class MilvusClient: Sendable {
         if let user = options.username, !user.isEmpty {
             let token = Data("\(user):\(options.password?.revealed ?? "")".utf8).base64EncodedString()
             metadata.addString(token, forKey: "authorization")
+        } else if let token = options.token?.revealed, !token.isEmpty {
+            metadata.addString(Data(token.utf8).base64EncodedString(), forKey: "authorization")
         }
         self.metadata = metadata
     }
@@ -184,7 +200,7 @@ public final class MilvusClient: Sendable {
         case .unavailable:
             return .target(.unreachable, subject: "Milvus at \(endpoint)", message: "unreachable (\(rpc): \(error.message)); check target.milvus2x.endpoint and that the server is up")
         case .unauthenticated, .permissionDenied:
-            return .target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(error.message)); check target.milvus2x.username and password")
+            return .target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for \(options.credentialName) (\(error.message)); check \(options.credentialKeys)")
         case .deadlineExceeded:
             return .target(.timedOut, subject: subject, message: "\(rpc) timed out at \(endpoint)")
         default:
@@ -198,7 +214,7 @@ public final class MilvusClient: Sendable {
         let reason = status.reason.isEmpty ? "error code \(status.code)/\(status.errorCode)" : status.reason
         let lower = reason.lowercased()
         if status.errorCode == .permissionDenied || lower.contains("auth") && (lower.contains("fail") || lower.contains("need")) {
-            throw MigrationError.target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for user '\(options.username ?? "")' (\(reason)); check target.milvus2x.username and password")
+            throw MigrationError.target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for \(options.credentialName) (\(reason)); check \(options.credentialKeys)")
         }
         if lower.contains("database not found") || lower.contains("database not exist") {
             throw MigrationError.target(.databaseMissing, subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))", serverReason: reason)

@@ -17,6 +17,27 @@ struct ReconcileStep: Sendable {
     /// all stopped progressing (a server restart leaves tasks `Started` for good) are decided from
     /// the row counts: Milvus's partition count against the rows of the segments the journal
     /// knows are imported. A case the counts cannot decide is an error, never a guess.
+    /// Insert mode: settles the batches an earlier run sent without recording the answer, before
+    /// anything is sent. Where the target keeps every row they are decided from the partition
+    /// counts like imports; where it keeps one row per primary key (Milvus Lite) they are simply
+    /// sent again, which cannot duplicate a row.
+    func resolveInserts(_ units: [SegmentUnit], rule: TargetCapabilities.RowRule) async throws {
+        var open: [SegmentUnit] = []
+        for unit in units {
+            if let record = await journal.record(unit.key), case .resolveInsert = record.step { open.append(unit) }
+        }
+        guard !open.isEmpty else { return }
+        logger.notice("settling \(open.count) insert batch(es) an earlier run left without an answer")
+        switch rule {
+        case .onePerPrimaryKey:
+            for unit in open {
+                try await journal.apply(.insertNotApplied(reason: "the target keeps one row per primary key: the batch is sent again, which cannot duplicate a row"), to: unit.key)
+            }
+        case .everyRow:
+            try await decideFromCounts(open, all: units)
+        }
+    }
+
     func run(_ units: [SegmentUnit]) async throws {
         var open: [(unit: SegmentUnit, record: SegmentRecord)] = []
         for unit in units {
@@ -94,8 +115,18 @@ struct ReconcileStep: Sendable {
     /// row in Milvus, so they are imported again). No subset or several → a clear error.
     func decideFromCounts(_ uncertain: [SegmentUnit], all: [SegmentUnit]) async throws {
         let targets = Array(Set(uncertain.map(\.target))).sorted()
+        // The rows whose fate is unknown: a whole segment (import) or the batch in flight (insert).
         var rowsOf: [String: Int64] = [:]
-        for unit in uncertain { rowsOf[unit.key] = await journal.record(unit.key)?.rows ?? 0 }
+        var inserting: Set<String> = []
+        for unit in uncertain {
+            let record = await journal.record(unit.key)
+            if let batch = record?.insertBatch {
+                rowsOf[unit.key] = batch.rows
+                inserting.insert(unit.key)
+            } else {
+                rowsOf[unit.key] = record?.rows ?? 0
+            }
+        }
         // Flush is idempotent: right after a restart Milvus refuses it until its data node is
         // back ("FlushChannels" failed), so it is retried for a bounded time (~40 s).
         var attempt = 1
@@ -119,14 +150,14 @@ struct ReconcileStep: Sendable {
             if own?.createdByJob == true {
                 actual = try await target.rowCount(collection: name, partition: partition)
                 for unit in all where unit.target == name && unit.partition.name == partition {
-                    if let r = await journal.record(unit.key), [.imported, .verified].contains(r.phase) { known += r.rows }
+                    if let r = await journal.record(unit.key) { known += Self.knownRows(r) }
                 }
             } else {
                 // Appending to a collection that had rows: only the collection count is ours to read,
                 // so every other segment of it must be settled.
                 actual = try await target.rowCount(collection: name) - (own?.rowsBefore ?? 0)
                 for unit in all where unit.target == name {
-                    if let r = await journal.record(unit.key), [.imported, .verified].contains(r.phase) { known += r.rows }
+                    if let r = await journal.record(unit.key) { known += Self.knownRows(r) }
                 }
                 guard groups.keys.filter({ $0.hasPrefix("\(name)\u{0}") }).count == 1 else {
                     throw MigrationError.target(.importUndecided, subject: "collection '\(name)'", message: "cannot tell which imports of an earlier run persisted rows (several partitions of a collection that had rows before); check the collection and remove \(staging.location)/\(JobJournal.fileName) to start over")
@@ -134,7 +165,7 @@ struct ReconcileStep: Sendable {
             }
             let extra = actual - known
             // A segment without live rows cannot duplicate anything: it is simply imported again.
-            for unit in members where rowsOf[unit.key]! == 0 {
+            for unit in members where rowsOf[unit.key]! == 0 && !inserting.contains(unit.key) {
                 try await journal.apply(.importFailed(reason: "outcome unknown; it has no rows, so it is imported again"), to: unit.key)
             }
             let group = members.filter { rowsOf[$0.key]! > 0 }
@@ -146,6 +177,17 @@ struct ReconcileStep: Sendable {
                     message: "cannot tell whether the import(s) of \(names) (task outcome unknown after a server restart or a lost answer) persisted rows: Milvus has \(actual) rows there, the journal accounts for \(known), and no single combination of those segments' rows (\(rows.map(String.init).joined(separator: ", "))) explains the difference; nothing was imported again")
             }
             for (i, unit) in group.enumerated() {
+                if inserting.contains(unit.key) {
+                    let batch = await journal.record(unit.key)!.insertBatch!
+                    if mask & (1 << i) != 0 {
+                        logger.notice("\(unit): the batch of rows \(batch.from)..<\(batch.from + batch.rows) an earlier run sent is in Milvus (partition count); recorded as acknowledged")
+                        try await journal.apply(.insertAcknowledged, to: unit.key)
+                    } else {
+                        logger.notice("\(unit): the batch of rows \(batch.from)..<\(batch.from + batch.rows) an earlier run sent is not in Milvus (partition count); it is sent again")
+                        try await journal.apply(.insertNotApplied(reason: "the batch an earlier run sent persisted no row (partition '\(partition)' count)"), to: unit.key)
+                    }
+                    continue
+                }
                 if mask & (1 << i) != 0 {
                     logger.notice("\(unit): its rows are in Milvus (partition count); recorded as imported")
                     try await journal.apply(.importCompleted, to: unit.key)
@@ -154,6 +196,16 @@ struct ReconcileStep: Sendable {
                     try await journal.apply(.importFailed(reason: "the import of an earlier run persisted no row (partition '\(partition)' count)"), to: unit.key)
                 }
             }
+        }
+    }
+
+    /// The rows of a segment the journal knows are in the target: all of an imported one, the
+    /// acknowledged batches of one being inserted.
+    static func knownRows(_ r: SegmentRecord) -> Int64 {
+        switch r.phase {
+        case .imported, .verified: return r.rows
+        case .inserting: return r.insertedRows ?? 0
+        default: return 0
         }
     }
 
