@@ -195,7 +195,8 @@ public struct MigrationPipeline: Sendable {
         var distinct: [String: Int64] = [:]
         if capabilities.rowRule == .onePerPrimaryKey {
             for (c, _) in collections where !tally.isSkipped(c.name) {
-                distinct[c.name] = try await DistinctIds.count(active.filter { $0.collection.name == c.name }, source: source, bufferBytes: options.bufferBytes)
+                distinct[c.name] = try await DistinctIds.scan(active.filter { $0.collection.name == c.name }.compactMap(\.layout),
+                                                              source: source, bufferBytes: options.bufferBytes).count
             }
         }
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally,

@@ -40,13 +40,18 @@ public struct Verifier: Sendable {
     public func run() async throws -> Report {
         try plan.requireExecutable()
         var reports: [CollectionReport] = []
+        let rule = try await client.capabilities().rowRule
         for c in plan.collections {
-            reports.append(try await verify(c))
+            reports.append(try await verify(c, rule: rule))
         }
         return Report(collections: reports, full: options.full)
     }
 
-    func verify(_ c: MigrationPlan.CollectionPlan) async throws -> CollectionReport {
+    /// With `onePerPrimaryKey` (Milvus Lite keeps one row per primary key, the last write, and a
+    /// row moves to the partition of that write) the collection must hold the source's distinct
+    /// ids, partition counts are reported but not compared, rows are looked up in the whole
+    /// collection, and an id the source repeats must be present (its vector is the last write's).
+    func verify(_ c: MigrationPlan.CollectionPlan, rule: TargetCapabilities.RowRule = .everyRow) async throws -> CollectionReport {
         let target = c.targetName
         var report = CollectionReport(source: c.source.name, target: target, sourceRows: c.liveRows)
         func fail(_ what: String, partition: String? = nil, id: Int64? = nil) {
@@ -64,7 +69,15 @@ public struct Verifier: Sendable {
         }
         try await client.flush([target])
         report.targetRows = try await client.rowCount(collection: target)
-        if report.targetRows != c.liveRows {
+        var repeated = Set<Int64>()
+        if rule == .onePerPrimaryKey {
+            let distinct = try await DistinctIds.scan(c.segments, source: source, bufferBytes: 1 << 20)
+            repeated = distinct.repeated
+            report.sourceRows = distinct.count
+            if report.targetRows != distinct.count {
+                fail("the target has \(report.targetRows) rows, the source has \(distinct.count) distinct ids among \(c.liveRows) live rows (the target keeps one row per primary key)")
+            }
+        } else if report.targetRows != c.liveRows {
             fail("Milvus has \(report.targetRows) rows, the source has \(c.liveRows) live rows")
         }
         for p in c.partitions {
@@ -74,7 +87,7 @@ public struct Verifier: Sendable {
             }
             let count = try await client.rowCount(collection: target, partition: p.source.name)
             report.partitions.append((p.source.name, p.liveRows, count))
-            if count != p.liveRows { fail("Milvus has \(count) rows, the source has \(p.liveRows) live rows", partition: p.source.name) }
+            if count != p.liveRows && rule == .everyRow { fail("Milvus has \(count) rows, the source has \(p.liveRows) live rows", partition: p.source.name) }
         }
 
         // Rows need a loaded collection.
@@ -94,7 +107,7 @@ public struct Verifier: Sendable {
             let got: [(Int64, [UInt8])]
             do {
                 got = try await client.query(collection: target, idField: options.idField, vectorField: options.vectorField,
-                                             ids: Array(Set(rows.map(\.0))), partitions: [partition])
+                                             ids: Array(Set(rows.map(\.0))), partitions: rule == .everyRow ? [partition] : [])
             } catch let error as MigrationError where error.targetKind == .notLoaded {
                 throw MigrationError.target(.notLoaded, subject: "collection '\(target)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
             }
@@ -107,7 +120,9 @@ public struct Verifier: Sendable {
                     continue
                 }
                 if let index = candidates.firstIndex(of: vector) {
-                    found[id]!.remove(at: index)
+                    if rule == .everyRow { found[id]!.remove(at: index) }
+                } else if repeated.contains(id) {
+                    // One row per primary key: another source row with this id was written last.
                 } else {
                     fail("vector differs (source \(Verifier.describe(vector, kind: c.source.vectorKind)), Milvus \(Verifier.describe(candidates[0], kind: c.source.vectorKind)))", partition: partition, id: id)
                 }

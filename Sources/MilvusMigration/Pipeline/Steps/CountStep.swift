@@ -72,23 +72,3 @@ struct CountStep: Sendable {
         return counts
     }
 }
-
-/// The distinct ids of a collection's live rows, read from the source (for targets that keep one
-/// row per primary key). Memory grows with the distinct ids (about 40 bytes each): meant for
-/// the small collections such targets hold.
-enum DistinctIds {
-    static func count(_ units: [SegmentUnit], source: any SourceStorage, bufferBytes: Int) async throws -> Int64 {
-        var seen = Set<Int64>()
-        for unit in units {
-            guard let layout = unit.layout else { continue }
-            let file = try await source.open(layout.idsFile)
-            let reader = LiveRowReader(file: file, rowBytes: 8, totalRows: layout.totalRows, deleted: layout.deleted,
-                                       rowsPerChunk: max(1, bufferBytes / 8))
-            while let chunk = try await reader.next() {
-                try Task.checkCancellation()
-                for i in 0..<chunk.liveRows { seen.insert(Int64(littleEndian: chunk.bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))) }
-            }
-        }
-        return Int64(seen.count)
-    }
-}
