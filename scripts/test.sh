@@ -2,13 +2,13 @@
 # The project's one test command: installs what the tests need, builds, starts every service the
 # tests use (in a private network namespace with loopback only), runs every test, stops the services.
 # Usage: scripts/test.sh [extra swift test arguments]
-# Env: MM_TEST_SERVICES (default: moto,mariadb,milvus) — the services started for the run.
+# Env: MM_TEST_SERVICES (default: moto,mariadb,milvus,milvus-lite) — the services started for the run.
 #      MM_SKIP_TLS=1 skips the two TLS phases (Milvus tlsMode 1 + MariaDB TLS, Milvus tlsMode 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '[test] %s\n' "$*" >&2; }
-SERVICES="${MM_TEST_SERVICES-moto,mariadb,milvus}"
+SERVICES="${MM_TEST_SERVICES-moto,mariadb,milvus,milvus-lite}"
 # A run folder of its own (pid files, data, logs), so a concurrent run elsewhere cannot collide.
 export MM_RUN_DIR="${MM_RUN_DIR:-$(mktemp -d /tmp/mm-test-services.XXXXXX)}"
 # Milvus runs with authentication on, so the credential tests run against the real check.

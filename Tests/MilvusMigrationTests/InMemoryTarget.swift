@@ -54,6 +54,10 @@ actor InMemoryTarget: MigrationTarget {
     /// Every `Insert` batch received, as (collection, partition, rows).
     private(set) var inserts: [(String, String, Int)] = []
 
+    /// The next `Import` calls answer "number of jobs has reached the limit" (Milvus 2.4+).
+    var busyImports = 0
+    func set(busyImports: Int) { self.busyImports = busyImports }
+
     func set(capabilities: TargetCapabilities) { serverCapabilities = capabilities }
     func set(loseNextInsertAnswer: Bool) { self.loseNextInsertAnswer = loseNextInsertAnswer }
     func set(refuseNextInsert: Bool) { self.refuseNextInsert = refuseNextInsert }
@@ -131,6 +135,10 @@ actor InMemoryTarget: MigrationTarget {
     func startImport(collection: String, partition: String?, files: [String], subject: String) async throws -> Int64 {
         calls.append("startImport")
         let partition = partition ?? "_default"
+        if busyImports > 0 {
+            busyImports -= 1
+            throw MigrationError.target(.busy, subject: subject, message: "Import refused for now: number of jobs has reached the limit")
+        }
         guard collections[collection]?.rows[partition] != nil else {
             throw MigrationError.target(.refused, subject: subject, message: "Import failed: partition '\(partition)' not found")
         }

@@ -245,4 +245,13 @@ import Testing
         let calls = await f.target.calls
         #expect(calls.lastIndex(of: "rowCount")! < calls.firstIndex(of: "createIndex")!)
     }
+
+    @Test func aBusyServerIsAskedAgainNotFailed() async throws {
+        var f = try await Fixture()
+        f.options.importParallelism = 1
+        await f.target.set(busyImports: 1)
+        _ = try await f.start()
+        await f.expectExact()
+        #expect(await f.target.count(of: "startImport") == f.segments + 1, "the busy answer created nothing and was asked again")
+    }
 }

@@ -106,6 +106,9 @@ public struct TargetFailure: Sendable, Equatable, CustomStringConvertible {
         public static let timedOut = Kind("timedOut")
         /// Milvus's rows or row counts differ from the source's live rows.
         public static let mismatch = Kind("mismatch")
+        /// The server refuses for now and asks to come back later (Milvus 2.4+: "number of jobs has
+        /// reached the limit", code 2100): nothing was created, so the request may be repeated.
+        public static let busy = Kind("busy")
         /// The server refused a request (any other non-success status); `serverReason` says why.
         public static let refused = Kind("refused")
         /// The server's answer makes no sense (missing task id, inconsistent Query result).

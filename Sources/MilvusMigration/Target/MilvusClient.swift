@@ -219,6 +219,10 @@ public final class MilvusClient: Sendable {
         if lower.contains("database not found") || lower.contains("database not exist") {
             throw MigrationError.target(.databaseMissing, subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))", serverReason: reason)
         }
+        // Milvus 2.4+ import-v2: too many import jobs pending (code 2100); nothing was created.
+        if status.code == 2100 || lower.contains("number of jobs has reached the limit") {
+            throw MigrationError.target(.busy, subject: subject, message: "\(rpc) refused for now: \(reason)", serverReason: reason)
+        }
         throw MigrationError.target(status.code == 101 || status.code == 103 || lower.contains("not loaded") ? .notLoaded : .refused,
                                     subject: subject, message: "\(rpc) failed: \(reason)", serverReason: reason)
     }

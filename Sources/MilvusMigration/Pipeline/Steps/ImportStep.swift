@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 /// Step 2, import: one staged segment → one import task at the target, journaled at every
 /// change (`SegmentRecord.apply`), so a segment whose rows may be in Milvus is never imported a
@@ -9,6 +10,7 @@ struct ImportStep: Sendable {
     var staging: any StagingArea
     var journal: JobJournal
     var options: PipelineOptions
+    let logger = Logger(label: "milvus-migration.load")
 
     /// Checks the staged files against their checksums (unless `checkFiles` is false: `start`
     /// checked them while staging), records the request, starts the task, records its id, polls
@@ -38,8 +40,7 @@ struct ImportStep: Sendable {
             record = try await journal.apply(.importRequested, to: unit.key)
             // Not retried: if the answer is lost the next run finds the task (or decides from
             // the row counts) instead of importing blindly again.
-            task = try await target.startImport(collection: unit.target, partition: unit.targetPartition,
-                                                files: record.files.map { staging.importPath($0.path) }, subject: unit.description)
+            task = try await startImport(record, unit: unit)
             record = try await journal.apply(.importTaskRecorded(task), to: unit.key)
         }
         let status = try await poll(task, unit: unit)
@@ -58,6 +59,24 @@ struct ImportStep: Sendable {
             throw MigrationError.target(.importFailed, subject: unit.description,
                                         message: "import into collection '\(unit.target)'\(unit.partition.isDefault ? "" : " partition '\(unit.partition.name)'") failed: \(reason)",
                                         serverReason: status.failedReason)
+        }
+    }
+
+    /// `Import`, repeated with a growing pause (up to `importTimeout`) while the server answers
+    /// `busy` (Milvus 2.4+ holds at most `dataCoord.import.maxImportJobNum` jobs): a busy answer
+    /// created nothing. Any other failure is not repeated.
+    func startImport(_ record: SegmentRecord, unit: SegmentUnit) async throws -> Int64 {
+        let deadline = Date().addingTimeInterval(options.importTimeout)
+        var delay = 1.0
+        while true {
+            do {
+                return try await target.startImport(collection: unit.target, partition: unit.targetPartition,
+                                                    files: record.files.map { staging.importPath($0.path) }, subject: unit.description)
+            } catch let error as MigrationError where error.targetKind == .busy && Date() < deadline {
+                logger.notice("\(unit): \(error.description); trying again in \(Int(delay)) s")
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 30)
+            }
         }
     }
 
