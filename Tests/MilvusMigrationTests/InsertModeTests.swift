@@ -206,6 +206,31 @@ struct InsertModeLiteTests {
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
     }
 
+    /// 1.x allows repeated ids; Milvus Lite keeps one row per primary key (the last write, in the
+    /// partition of that write). The count check and verify apply that rule, and say so.
+    @Test func repeatedIdsAreCountedByTheOneRowPerKeyRule() async throws {
+        var m = try InsertMigration(server: .lite, rows: 10)
+        let db = try Milvus1xDatabase(root: m.dir.sub("dups"), version: "1.1.0")
+        db.addCollection("vecs", dimension: 4, metric: 1)
+        let part = db.addPartition(of: "vecs", tag: "p")
+        try db.addSegment(table: "vecs", ids: [1, 1, 2], floatRows: [[1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]])
+        try db.addSegment(table: part, ids: [1, 3], floatRows: [[4, 4, 4, 4], [5, 5, 5, 5]])
+        try db.finish()
+        var text = try String(contentsOfFile: m.configPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: m.db.metaPath, with: db.metaPath).replacingOccurrences(of: m.db.tablesPath, with: db.tablesPath)
+        try text.write(toFile: m.configPath, atomically: true, encoding: .utf8)
+        m.live = ["vecs": 5]
+        let (code, report, err) = try m.startReport()
+        #expect(code == 0, "\(err)")
+        #expect(InsertMigration.sum(report, "targetRows") == 3, "ids 1, 2, 3")
+        #expect(InsertMigration.sum(report, "sourceRows") == 3)
+        let verify = try m.cli("verify", ["--full"])
+        #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
+        // In insert mode `load` is the same job: everything is in, nothing is sent.
+        let load = try m.cli("load")
+        #expect(load.0 == 0, "\(load.2)")
+    }
+
     @Test func binaryCollectionsAreRefusedBeforeAnyRow() async throws {
         // The Milvus-shaped database (with a binary collection) aimed at Milvus Lite.
         var m = try InsertMigration(server: .milvus, rows: 100)
