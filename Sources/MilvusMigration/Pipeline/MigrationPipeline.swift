@@ -116,13 +116,8 @@ public struct MigrationPipeline: Sendable {
     /// being staged and `importParallelism` imported at any moment.
     public func start(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
         let started = Date()
-        try plan.requireExecutable()
-        _ = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
-        let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
-        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
-        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        let (journal, collections, opened, active) = try await open(plan, target: target)
+        var tally = opened
         // Imports an earlier run left open are settled before anything is staged or imported.
         try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
 
@@ -167,12 +162,8 @@ public struct MigrationPipeline: Sendable {
             throw MigrationError.target(.unsupported, subject: "collection '\(c.source.name)'",
                                         message: "has binary vectors, which the target (\(capabilities.version) at \(target.endpoint)) does not support; nothing was sent (migrate it into a Milvus 2.x server, or leave it out with --col)")
         }
-        _ = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
-        let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
-        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
-        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        let (journal, collections, opened, active) = try await open(plan, target: target)
+        var tally = opened
         let reconcile = ReconcileStep(target: target, staging: staging, journal: journal, options: options)
         // Imports of an earlier import-mode run, then batches whose answer was lost.
         try await reconcile.run(active)
@@ -214,6 +205,20 @@ public struct MigrationPipeline: Sendable {
         let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
         try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
         return removed
+    }
+
+    /// What `start` and `insert` do before their units run: the plan checked, meta.json written,
+    /// the journal opened, the collections prepared; returns the units of the collections kept.
+    func open(_ plan: MigrationPlan, target: any MigrationTarget) async throws
+        -> (JobJournal, [(source: SourceCollection, target: String)], RunTally, [SegmentUnit]) {
+        try plan.requireExecutable()
+        _ = try await begin(plan)
+        let journal = try await JobJournal.open(staging)
+        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
+        var tally = RunTally(collections.map { ($0.source.name, $0.target) })
+        let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        return (journal, collections, tally, active)
     }
 
     /// `CollectionStep.prepare` for every collection; returns the units of the collections that
