@@ -60,36 +60,14 @@ struct InsertMigration {
     }
 
     func writeConfig(credentials: [String: String]?, batchMB: Int) throws {
-        var text = """
-        dumper:
-          worker:
-            workMode: milvus1x
-        loader:
-          mode: insert
-          insert:
-            batchMB: \(batchMB)
-          worker:
-            limit: 2
-        meta:
-          mode: sqlite
-          sqliteFile: \(db.metaPath)
-        source:
-          mode: local
-          local:
-            tablesDir: \(db.tablesPath)
-        target:
-          mode: local
-          local:
-            outputDir: \(dir.sub("out"))
-          milvus2x:
-            endpoint: \(endpoint)
-
-        """
+        let loader = "loader:\n  mode: insert\n  insert:\n    batchMB: \(batchMB)\n  worker:\n    limit: 2\n"
+        var milvus = "  milvus2x:\n    endpoint: \(endpoint)\n"
         let creds = credentials ?? (server == .milvus ? ["username": MilvusTestEnv.user ?? "", "password": MilvusTestEnv.password ?? ""] : [:])
-        for (k, v) in creds.sorted(by: { $0.key < $1.key }) { text += "    \(k): \"\(v)\"\n" }
-        text += "    collections:\n"
-        for (from, to) in names.sorted(by: { $0.key < $1.key }) { text += "      \(from): \(to)\n" }
-        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+        for (k, v) in creds.sorted(by: { $0.key < $1.key }) { milvus += "    \(k): \"\(v)\"\n" }
+        milvus += "    collections:\n"
+        for (from, to) in names.sorted(by: { $0.key < $1.key }) { milvus += "      \(from): \(to)\n" }
+        try localMigrationYAML(db, outputDir: dir.sub("out"), renames: names, loader: loader, milvus2x: milvus)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
     func cli(_ verb: String, _ more: [String] = []) throws -> (Int32, String, String) {

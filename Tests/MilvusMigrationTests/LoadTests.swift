@@ -37,14 +37,16 @@ enum MilvusTestEnv {
 
 /// The `migration.yaml` of a local migration of the fixture `db` into the test Milvus: SQLite
 /// meta, local source, staging under `outputDir`, `loaderLimit` imports at a time when given.
-func localMigrationYAML(_ db: Milvus1xDatabase, outputDir: String, renames: [String: String], loaderLimit: Int? = nil) -> String {
+/// `loader` replaces the loader section and `milvus2x` the target.milvus2x section (raw YAML).
+func localMigrationYAML(_ db: Milvus1xDatabase, outputDir: String, renames: [String: String], loaderLimit: Int? = nil,
+                        loader: String? = nil, milvus2x: String? = nil) -> String {
     var text = """
     dumper:
       worker:
         workMode: milvus1x
 
     """
-    if let loaderLimit { text += "loader:\n  worker:\n    limit: \(loaderLimit)\n" }
+    if let loader { text += loader } else if let loaderLimit { text += "loader:\n  worker:\n    limit: \(loaderLimit)\n" }
     text += """
     meta:
       mode: sqlite
@@ -59,7 +61,7 @@ func localMigrationYAML(_ db: Milvus1xDatabase, outputDir: String, renames: [Str
         outputDir: \(outputDir)
 
     """
-    return text + MilvusTestEnv.yaml([:], renames: renames)
+    return text + (milvus2x ?? MilvusTestEnv.yaml([:], renames: renames))
 }
 
 @Suite(.serialized, .enabled(if: milvusUp, "needs the Milvus started by scripts/test.sh"))
