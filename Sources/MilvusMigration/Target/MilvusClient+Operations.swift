@@ -352,8 +352,9 @@ extension MilvusClient {
             }
         }
         let rows = batch.rows
+        let service = try await inserts.service(sending: batch.vectors.count + 8 * rows)
         let r = try await call("Insert", subject: subject, retry: false, ddl: true) {
-            try await self.service.insert(.with {
+            try await service.insert(.with {
                 $0.dbName = db
                 $0.collectionName = collection
                 if let partition { $0.partitionName = partition }

@@ -69,9 +69,13 @@ public final class MilvusClient: Sendable {
     let metadata: Metadata
     let logger = Logger(label: "milvus-migration.milvus")
 
-    init(options: Options, service: Service) {
+    /// The connections of `Insert` requests (see `InsertConnections`).
+    let inserts: InsertConnections
+
+    init(options: Options, service: Service, inserts: InsertConnections) {
         self.options = options
         self.service = service
+        self.inserts = inserts
         var metadata: Metadata = [:]
         if let user = options.username, !user.isEmpty {
             let token = Data("\(user):\(options.password?.revealed ?? "")".utf8).base64EncodedString()
@@ -106,28 +110,38 @@ public final class MilvusClient: Sendable {
         // An IP literal goes as an IP target: the transport then sends no SNI (an IP is not a
         // valid server name; with a DNS target the handshake failed) and checks the certificate's
         // IP addresses. tls.serverName, when set, is the name sent and checked instead.
-        let target: any ResolvableTarget
-        switch options.endpoint.hostKind {
-        case .ipv4: target = ResolvableTargets.IPv4.ipv4(address: options.endpoint.host, port: options.endpoint.port)
-        case .ipv6: target = ResolvableTargets.IPv6.ipv6(address: options.endpoint.host, port: options.endpoint.port)
-        case .name: target = ResolvableTargets.DNS.dns(host: options.endpoint.host, port: options.endpoint.port)
+        let makeTransport: @Sendable () throws -> HTTP2ClientTransport.Posix = {
+            let target: any ResolvableTarget
+            switch options.endpoint.hostKind {
+            case .ipv4: target = ResolvableTargets.IPv4.ipv4(address: options.endpoint.host, port: options.endpoint.port)
+            case .ipv6: target = ResolvableTargets.IPv6.ipv6(address: options.endpoint.host, port: options.endpoint.port)
+            case .name: target = ResolvableTargets.DNS.dns(host: options.endpoint.host, port: options.endpoint.port)
+            }
+            do {
+                return try HTTP2ClientTransport.Posix(
+                    target: target,
+                    transportSecurity: security,
+                    config: .defaults {
+                        $0.http2.maxFrameSize = 1 << 20
+                        if let name = options.serverName { $0.http2.authority = name }
+                    })
+            } catch {
+                throw MigrationError.target(.unreachable, subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
+            }
         }
-        let transport: HTTP2ClientTransport.Posix
+        let transport = try makeTransport()
+        let inserts = InsertConnections(makeTransport: makeTransport)
         do {
-            transport = try HTTP2ClientTransport.Posix(
-                target: target,
-                transportSecurity: security,
-                config: .defaults {
-                    $0.http2.maxFrameSize = 1 << 20
-                    if let name = options.serverName { $0.http2.authority = name }
-                })
+            let result = try await withGRPCClient(transport: transport) { grpc in
+                let client = MilvusClient(options: options, service: Service(wrapping: grpc), inserts: inserts)
+                try await client.handshake()
+                return try await body(client)
+            }
+            await inserts.shutdown()
+            return result
         } catch {
-            throw MigrationError.target(.unreachable, subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
-        }
-        return try await withGRPCClient(transport: transport) { grpc in
-            let client = MilvusClient(options: options, service: Service(wrapping: grpc))
-            try await client.handshake()
-            return try await body(client)
+            await inserts.shutdown()
+            throw error
         }
     }
 
@@ -192,6 +206,7 @@ public final class MilvusClient: Sendable {
     }
 
     func translate(_ error: RPCError, rpc: String, subject: String) -> MigrationError {
+        logger.debug("\(rpc) failed: \(error.code) \(error.message); cause: \(String(describing: error.cause))")
         if error.code == .unavailable || error.code == .internalError || error.code == .unknown,
            let tls = MilvusTLSProblem.classify(error, clientUsesTLS: options.endpoint.tls) {
             return .target(.tls, subject: "Milvus at \(endpoint)", message: tls.message(options: options))
@@ -239,5 +254,50 @@ enum PlaintextWarning {
             return !given
         }
         if first { logger.warning("\(message)") }
+    }
+}
+
+/// The connections `Insert` requests go over. A long stream of large requests makes the Milvus
+/// (grpc-go) server send flow-control frames (PING, SETTINGS) faster than swift-nio-http2's
+/// denial-of-service limit accepts (200 control frames in 30 s), and the client then closes the
+/// connection in the middle of a request ("Stream unexpectedly closed", measured after 200-700 MB
+/// of inserts into Milvus 2.3.5). Inserts therefore go over connections of their own, each
+/// replaced by a fresh one after `recycleBytes` of requests; a replaced connection finishes the
+/// requests it carries and closes.
+actor InsertConnections {
+    typealias Client = GRPCClient<HTTP2ClientTransport.Posix>
+    private let makeTransport: @Sendable () throws -> HTTP2ClientTransport.Posix
+    private let recycleBytes: Int
+    private var current: (client: Client, service: MilvusClient.Service)?
+    private var sent = 0
+    private var runners: [Task<Void, Never>] = []
+
+    init(makeTransport: @escaping @Sendable () throws -> HTTP2ClientTransport.Posix, recycleBytes: Int = 32 << 20) {
+        self.makeTransport = makeTransport
+        self.recycleBytes = recycleBytes
+    }
+
+    /// The connection for a request of `bytes`: the current one, or a fresh one when the current
+    /// one has carried `recycleBytes`.
+    func service(sending bytes: Int) throws -> MilvusClient.Service {
+        if let current, sent == 0 || sent + bytes <= recycleBytes {
+            sent += bytes
+            return current.service
+        }
+        current?.client.beginGracefulShutdown()
+        let client = Client(transport: try makeTransport())
+        runners.append(Task { try? await client.runConnections() })
+        let service = MilvusClient.Service(wrapping: client)
+        current = (client, service)
+        sent = bytes
+        return service
+    }
+
+    /// Closes every connection once its requests have finished.
+    func shutdown() async {
+        current?.client.beginGracefulShutdown()
+        current = nil
+        for runner in runners { await runner.value }
+        runners = []
     }
 }
