@@ -194,7 +194,7 @@ actor InMemoryTarget: MigrationTarget {
         guard let c = collections[collection], c.rows[partition] != nil else {
             throw MigrationError.target(.refused, subject: subject, message: "Insert failed: partition '\(partition)' not found")
         }
-        guard batch.kind == c.schema.vectorKind, batch.vectors.count == batch.rows * (batch.kind == .float ? 4 * batch.dimension : batch.dimension / 8) else {
+        guard batch.kind == c.schema.vectorKind, batch.vectorBytes == batch.rows * (batch.kind == .float ? 4 * batch.dimension : batch.dimension / 8) else {
             throw MigrationError.target(.refused, subject: subject, message: "Insert failed: the vectors do not match the schema")
         }
         inserts.append((collection, partition, batch.rows))

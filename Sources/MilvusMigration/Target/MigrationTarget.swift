@@ -145,23 +145,59 @@ public struct TargetCapabilities: Sendable, Equatable {
     }
 }
 
-/// One batch of rows for `Insert`, columnar: ids and the vectors' bytes as stored (little-endian
-/// float32, or packed bits for binary vectors).
+/// One batch of rows for `Insert`, columnar, in the form the request carries them: Int64 ids
+/// and float32 values or packed bits (built once from the source bytes, no further copy).
 public struct RowBatch: Sendable {
+    public enum Vectors: Sendable {
+        case float([Float])
+        case binary(Data)
+    }
+
     public var ids: [Int64]
-    public var vectors: [UInt8]
-    public var kind: VectorKind
+    public var vectors: Vectors
     /// Floats, or bits for binary vectors.
     public var dimension: Int
 
-    public init(ids: [Int64], vectors: [UInt8], kind: VectorKind, dimension: Int) {
+    public init(ids: [Int64], vectors: Vectors, dimension: Int) {
         self.ids = ids
         self.vectors = vectors
-        self.kind = kind
+        self.dimension = dimension
+    }
+
+    /// Rows from the little-endian bytes of a segment's `.uid` and `.rv`/`.rb` rows.
+    public init(idBytes: UnsafeRawBufferPointer, vectorBytes: UnsafeRawBufferPointer, kind: VectorKind, dimension: Int) {
+        let count = idBytes.count / 8
+        ids = [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+            for i in 0..<count { buffer[i] = Int64(littleEndian: idBytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
+            initialized = count
+        }
+        switch kind {
+        case .float:
+            let floats = vectorBytes.count / 4
+            vectors = .float([Float](unsafeUninitializedCapacity: floats) { buffer, initialized in
+                for i in 0..<floats {
+                    buffer[i] = Float(bitPattern: UInt32(littleEndian: vectorBytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+                }
+                initialized = floats
+            })
+        case .binary:
+            vectors = .binary(Data(vectorBytes))
+        }
         self.dimension = dimension
     }
 
     public var rows: Int { ids.count }
+    public var kind: VectorKind {
+        if case .float = vectors { return .float }
+        return .binary
+    }
+    /// Bytes of the vectors as they travel.
+    public var vectorBytes: Int {
+        switch vectors {
+        case .float(let values): return values.count * 4
+        case .binary(let data): return data.count
+        }
+    }
 }
 
 /// The 2.x field names (`target.milvus2x.idField` / `vectorField`).

@@ -339,20 +339,17 @@ extension MilvusClient {
         }
         let vectorData = Milvus_Proto_Schema_FieldData.with { f in
             f.fieldName = fields.vector
-            switch batch.kind {
-            case .float:
+            switch batch.vectors {
+            case .float(let values):
                 f.type = .floatVector
-                let floats = batch.vectors.withUnsafeBytes { raw in
-                    Array(UnsafeBufferPointer(start: raw.baseAddress!.assumingMemoryBound(to: Float.self), count: raw.count / 4))
-                }
-                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.floatVector = .with { $0.data = floats } }
-            case .binary:
+                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.floatVector = .with { $0.data = values } }
+            case .binary(let bytes):
                 f.type = .binaryVector
-                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.binaryVector = Data(batch.vectors) }
+                f.vectors = .with { $0.dim = Int64(batch.dimension); $0.binaryVector = bytes }
             }
         }
         let rows = batch.rows
-        let service = try await inserts.service(sending: batch.vectors.count + 8 * rows)
+        let service = try await inserts.service(sending: batch.vectorBytes + 8 * rows)
         let r = try await call("Insert", subject: subject, retry: false, ddl: true) {
             try await service.insert(.with {
                 $0.dbName = db

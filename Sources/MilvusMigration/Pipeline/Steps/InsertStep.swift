@@ -57,7 +57,7 @@ struct InsertStep: Sendable {
                 progress.addBytes(Int64(idChunk.physicalRows * (8 + rowBytes)))
                 let n = idChunk.liveRows
                 guard n > 0 else { continue }
-                let batch = RowBatch(ids: Self.int64s(idChunk.bytes), vectors: [UInt8](vectorChunk.bytes),
+                let batch = RowBatch(idBytes: idChunk.bytes, vectorBytes: vectorChunk.bytes,
                                      kind: unit.collection.vectorKind, dimension: unit.collection.dimension)
                 try await send(batch, from: sent, of: unit)
                 sent += Int64(n)
@@ -101,15 +101,6 @@ struct InsertStep: Sendable {
             throw MigrationError.segment(file: source.display(path), message: "changed since it was checked: \(file.size) bytes, expected \(expected); rerun plan")
         }
         return file
-    }
-
-    /// Little-endian int64 ids as stored in `.uid`.
-    static func int64s(_ bytes: UnsafeRawBufferPointer) -> [Int64] {
-        let count = bytes.count / 8
-        return [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
-            for i in 0..<count { buffer[i] = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)) }
-            initialized = count
-        }
     }
 }
 
