@@ -75,8 +75,10 @@ struct InsertMigration {
     }
 
     /// `start` killed with SIGKILL as soon as the journal shows a batch in flight after at least
-    /// one acknowledged one; returns whether it was caught mid-insert.
-    func killMidInsert(_ more: [String] = []) async throws -> Bool {
+    /// one acknowledged one; returns whether it was caught mid-insert. The journal is polled on
+    /// this thread with `usleep`, not with `Task.sleep`: under a loaded test run the cooperative
+    /// pool can be busy long enough for a whole small job to finish between two polls.
+    func killMidInsert(_ more: [String] = []) throws -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cliPath)
         process.arguments = ["start", "-c", configPath, "--quiet"] + more
@@ -88,12 +90,13 @@ struct InsertMigration {
         while Date() < deadline && process.isRunning {
             let text = (try? String(contentsOfFile: journalPath, encoding: .utf8)) ?? ""
             if text.contains("\"insertBatch\""), text.range(of: "\"insertedRows\" : [1-9]", options: .regularExpression) != nil {
+                kill(process.processIdentifier, SIGKILL)
                 caught = true
                 break
             }
-            try await Task.sleep(for: .milliseconds(2))
+            usleep(500)
         }
-        kill(process.processIdentifier, SIGKILL)
+        if !caught { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return caught
     }
@@ -137,7 +140,7 @@ struct InsertModeMilvusTests {
     @Test func killedMidInsertThenRerunIsExact() async throws {
         // 3000 rows of 264 bytes per segment, batches of 1 MB: two batches per segment.
         let m = try InsertMigration(server: .milvus, rows: 6000)
-        let caught = try await m.killMidInsert()
+        let caught = try m.killMidInsert()
         #expect(caught, "the kill landed mid-insert")
         let (code, _, err) = try m.cli("start")
         #expect(code == 0, "\(err)")
@@ -207,8 +210,8 @@ struct InsertModeLiteTests {
     }
 
     @Test func killedMidInsertThenRerunIsExact() async throws {
-        let m = try InsertMigration(server: .lite, rows: 6000)
-        let caught = try await m.killMidInsert()
+        let m = try InsertMigration(server: .lite, rows: 12000)
+        let caught = try m.killMidInsert()
         #expect(caught, "the kill landed mid-insert")
         let (code, _, err) = try m.cli("start")
         #expect(code == 0, "\(err)")
