@@ -319,8 +319,7 @@ struct StartAndVerifyTests {
         let victim = m.scenario.expected["floats/_default"]![3]
         // Another row with the same id and a different vector (an upsert in effect: Milvus returns the newest).
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
-            _ = try await client.insert(collection: floats, partition: nil, fields: FieldNames(),
-                                        batch: RowBatch(ids: [victim.0], vectors: .float([9, 9, 9, 9, 9]), dimension: 5), subject: "test")
+            try await client.insert(collection: floats, idField: "id", vectorField: "data", ids: [victim.0], floatVectors: [9, 9, 9, 9, 9], dimension: 5)
         }
         let (status, out, err) = try m.cli("verify", ["--full"])
         #expect(status == 1)
