@@ -86,6 +86,10 @@ import Testing
         #expect(try !c.milvusOptions(createsDatabase: false).createsDatabase)
         let verify = c.verifierOptions(sample: 7, full: true, load: true)
         #expect(verify.sample == 7 && verify.full && verify.load && verify.idField == "pk" && verify.vectorField == "vec" && verify.timeout == 90)
+        #expect(verify.queryParallelism == 4 && verify.readAsOfFlush && verify.quiet)
+        let old = c.verifierOptions(sample: 7, full: true, load: false, quiet: false,
+                                    environment: ["MILVUS_MIGRATION_VERIFY_QUERY": "parallel=1, rows=1000,bytes=2097152,strong,rows=x"])
+        #expect(old.queryParallelism == 1 && old.queryRows == 1000 && old.queryBytes == 2 << 20 && !old.readAsOfFlush && !old.quiet)
     }
 
     @Test func exportChoosesSQLiteThenMySQL() throws {

@@ -91,6 +91,11 @@ struct LoadTests {
 
         /// Runs `verb` in the background and sends `signal` once the journal contains `marker`.
         func signal(_ signal: Int32, verb: String, onceJournalContains marker: String) async throws -> Process {
+            try await self.signal(signal, verb: verb) { $0.contains(marker) }
+        }
+
+        /// Runs `verb` in the background and sends `signal` once `ready` holds for the journal's text.
+        func signal(_ signal: Int32, verb: String, once ready: (String) -> Bool) async throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: cliPath)
             process.arguments = [verb, "-c", scenario.configPath, "--quiet"]
@@ -100,7 +105,7 @@ struct LoadTests {
             let journal = "\(scenario.staging)/journal.json"
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
-                if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains(marker) { break }
+                if ready((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "") { break }
                 try await Task.sleep(for: .milliseconds(10))
             }
             kill(process.processIdentifier, signal)
@@ -168,8 +173,14 @@ struct LoadTests {
 
     @Test func killedLoadResumesWithExactCounts() async throws {
         let m = try Migration(rows: 2000, segments: 3, extra: [:])
+        // One import at a time, killed once the second segment's task id is journaled: the
+        // first segment is imported, the second is in flight and the third untouched. The load
+        // is then in its first 0.2 s pause before polling, so no Import RPC is cut: Milvus 2.3.5's
+        // proxy dies (nil dereference) when a client vanishes during GetImportState or Import.
+        let config = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
+        try ("loader:\n  worker:\n    limit: 1\n" + config).write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
         #expect(try m.cli("dump").0 == 0)
-        let process = try await m.signal(SIGKILL, verb: "load", onceJournalContains: "\"imported\"")
+        let process = try await m.signal(SIGKILL, verb: "load") { $0.components(separatedBy: "\"importTask\"").count > 2 }
         #expect(process.terminationReason == .uncaughtSignal, "load finished before the kill; the test proves nothing")
         let (status, out, err) = try m.cli("load")
         #expect(status == 0, "\(err)")
@@ -354,6 +365,9 @@ struct StartAndVerifyTests {
         let verify = try run(cliPath, ["verify", "-c", config, "--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("398 row(s) compared by id and vector bytes (every live row)."))
+        // Progress on stderr: a line per index build and load, then the rows compared.
+        #expect(verify.2.contains("verify: collection '\(target)': building its ") && verify.2.contains("verify: collection '\(target)': loading"), "\(verify.2)")
+        #expect(verify.2.contains("verify: 398 of 398 rows compared (100%)"), "\(verify.2)")
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
             try await client.dropCollection(target)
         }

@@ -151,6 +151,20 @@ start() {
     mm_log "healthy in $(mm_elapsed "$t0")s: gRPC 127.0.0.1:19530, cwd/data $BASE"
 }
 
+stop() {
+    # A recorded pid that is gone means Milvus died by itself during the run (e.g. the 2.3.5
+    # proxy's nil dereference in GetImportState): show why, since the tests only see "unreachable".
+    if [ -f "$MM_RUN_DIR/milvus.pid" ] && ! mm_recorded_pid milvus >/dev/null; then
+        mm_log "Milvus (pid $(cut -d" " -f1 "$MM_RUN_DIR/milvus.pid" 2>/dev/null)) died before stop; its last words:"
+        if grep -q -m1 '^panic:' "$BASE/logs/stderr.log" 2>/dev/null; then
+            grep -m1 -A40 '^panic:' "$BASE/logs/stderr.log" >&2
+        else
+            mm_tail_logs "$BASE/logs/stderr.log" "$BASE/logs/stdout.log"
+        fi
+    fi
+    mm_stop_pid milvus "${MILVUS_STOP_TIMEOUT:-10}"
+}
+
 status() {
     local pid
     if pid=$(mm_recorded_pid milvus); then
@@ -163,7 +177,7 @@ status() {
 
 case "${1:-}" in
     start) start ;;
-    stop) mm_stop_pid milvus "${MILVUS_STOP_TIMEOUT:-10}" ;;
+    stop) stop ;;
     status) status ;;
     *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

@@ -81,7 +81,7 @@ public struct MigrationCommands: Sendable {
     /// `verify`: Milvus 2.x against the source.
     public func verify(sample: Int, full: Bool, load: Bool) async throws -> Verifier.Report {
         let (plan, source) = try await executablePlan()
-        let options = config.verifierOptions(sample: sample, full: full, load: load)
+        let options = config.verifierOptions(sample: sample, full: full, load: load, quiet: quiet)
         return try await MilvusClient.with(try config.milvusOptions(createsDatabase: false)) { client in
             try await Verifier(plan: plan, source: source, client: client, options: options).run()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 
 // Config is the outermost layer of the library: it reads `migration.yaml` (`MigrationConfig`) and
 // maps it, here and only here, onto the options and settings of the other folders, which never
@@ -95,8 +96,25 @@ extension MigrationConfig {
     }
 
     /// `verify`'s options: the command's flags plus the field names and the timeout of the config.
-    public func verifierOptions(sample: Int, full: Bool, load: Bool) -> Verifier.Options {
+    ///
+    /// `MILVUS_MIGRATION_VERIFY_QUERY` (benchmarks, tuning) overrides how rows are read back, e.g.
+    /// `parallel=1,rows=1000,bytes=2097152,strong` (the settings before Query batches overlapped
+    /// and read as of the flush).
+    public func verifierOptions(sample: Int, full: Bool, load: Bool, quiet: Bool = true,
+                                environment: [String: String] = ProcessInfo.processInfo.environment) -> Verifier.Options {
         var o = Verifier.Options()
+        o.quiet = quiet
+        for item in (environment["MILVUS_MIGRATION_VERIFY_QUERY"] ?? "").split(separator: ",") {
+            let pair = item.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let number = pair.count == 2 ? Int(pair[1]).flatMap { $0 > 0 ? $0 : nil } : nil
+            switch (pair[0], number) {
+            case ("parallel", let n?): o.queryParallelism = n
+            case ("rows", let n?): o.queryRows = n
+            case ("bytes", let n?): o.queryBytes = n
+            case ("strong", nil): o.readAsOfFlush = false
+            default: Logger(label: "milvus-migration.verify").warning("MILVUS_MIGRATION_VERIFY_QUERY: '\(item)' ignored (parallel=N, rows=N, bytes=N, strong)")
+            }
+        }
         o.sample = sample
         o.full = full
         o.load = load

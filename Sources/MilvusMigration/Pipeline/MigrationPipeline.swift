@@ -121,7 +121,8 @@ public struct MigrationPipeline: Sendable {
         // Imports an earlier run left open are settled before anything is staged or imported.
         try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
 
-        let progress = ProgressReporter(title: "start", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        let progress = ProgressReporter(title: "start", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes },
+                                        etaFromFinished: true, quiet: options.quiet)
         progress.start()
         let staging = AsyncSemaphore(options.stageParallelism)
         let importing = AsyncSemaphore(options.importParallelism)
@@ -137,7 +138,7 @@ public struct MigrationPipeline: Sendable {
                 return (imported, true)
             } onResult: { unit, outcome in
                 guard case .success(let (record, worked)) = outcome else { return }
-                progress.finishUnit(rows: record.rows)
+                progress.finishUnit(rows: record.rows, bytes: unit.payloadBytes)
                 finished.append(unit)
                 tally.segmentToLoad(collection: unit.collection.name)
                 tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: worked)
@@ -177,7 +178,7 @@ public struct MigrationPipeline: Sendable {
                 try await step.run(unit)
             } onResult: { unit, outcome in
                 guard case .success(let (record, worked)) = outcome else { return }
-                progress.finishUnit(rows: record.rows)
+                progress.finishUnit(rows: record.rows, bytes: unit.payloadBytes)
                 tally.segmentToLoad(collection: unit.collection.name)
                 tally.imported(collection: unit.collection.name, rows: record.rows, task: nil, now: worked)
             }

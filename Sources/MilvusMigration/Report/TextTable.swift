@@ -50,6 +50,14 @@ public enum Format {
         return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
     }
 
+    /// "42s", "3m05s", "2h07m".
+    public static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return String(format: "%dm%02ds", s / 60, s % 60) }
+        return String(format: "%dh%02dm", s / 3600, (s % 3600) / 60)
+    }
+
     public static func count(_ n: Int64) -> String {
         let digits = String(n.magnitude)
         var out = ""

@@ -151,8 +151,10 @@ extension MilvusClient {
     }
 
     /// Flush, then waits (GetFlushState) until the sealed segments are persisted, so the
-    /// statistics count every row.
-    public func flush(_ collections: [String], timeout: Double) async throws {
+    /// statistics count every row. Returns each collection's flush timestamp (absent when the
+    /// server reports none): every row written before the flush is older.
+    @discardableResult
+    public func flush(_ collections: [String], timeout: Double) async throws -> [String: UInt64] {
         let db = database
         let subject = "collections \(collections.joined(separator: ", "))"
         let r = try await call("Flush", subject: subject, retry: true, ddl: true) {
@@ -182,6 +184,7 @@ extension MilvusClient {
                 delay = min(delay * 1.5, 1)
             }
         }
+        return r.collFlushTs.filter { $0.value > 0 }
     }
 
     public func rowCount(collection: String) async throws -> Int64 {
@@ -273,7 +276,11 @@ extension MilvusClient {
     }
 
     /// Rows by id: (id, vector bytes) with vectors as stored (LE float32 or packed bits).
-    public func query(collection: String, idField: String, vectorField: String, ids: [Int64], partitions: [String] = []) async throws -> [(Int64, [UInt8])] {
+    /// The rows with `ids`. With `seenAt` (a flush timestamp) the query must see every row
+    /// written before it and waits for nothing newer (consistency `Customized`); without it the
+    /// query is `Strong`, which waits for the server's next time tick (up to ~200 ms a query).
+    public func query(collection: String, idField: String, vectorField: String, ids: [Int64], partitions: [String] = [],
+                      seenAt: UInt64? = nil) async throws -> [(Int64, [UInt8])] {
         let db = database
         let subject = "collection '\(collection)'"
         let expr = "\(idField) in [\(ids.map(String.init).joined(separator: ","))]"
@@ -284,7 +291,12 @@ extension MilvusClient {
                 $0.expr = expr
                 $0.outputFields = [idField, vectorField]
                 $0.partitionNames = partitions
-                $0.consistencyLevel = .strong
+                if let seenAt, seenAt > 0 {
+                    $0.consistencyLevel = .customized
+                    $0.guaranteeTimestamp = seenAt
+                } else {
+                    $0.consistencyLevel = .strong
+                }
             }, metadata: self.metadata, options: self.callOptions(ddl: true))
         }
         try check(r.status, "Query", subject: subject)

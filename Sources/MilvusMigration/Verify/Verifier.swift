@@ -14,6 +14,17 @@ public struct Verifier: Sendable {
         public var vectorField = "data"
         public var seed: UInt64 = 0x5EED
         public var timeout: Double = 3600
+        /// Query requests in flight per collection (the source is read while they run).
+        public var queryParallelism = 4
+        /// Rows per Query request, at most; fewer when rows are large (a request's answer stays
+        /// near `queryBytes`, far below the gRPC message limits whatever the dimension).
+        public var queryRows = 4000
+        public var queryBytes = 4 << 20
+        /// Queries read as of the collection's flush (consistency `Customized`) instead of
+        /// `Strong`, which waits for the server's next time tick on every request.
+        public var readAsOfFlush = true
+        /// Progress lines on stderr (rows compared, rate, ETA; a line per index build and load).
+        public var quiet = true
 
         public init() {}
     }
@@ -41,17 +52,27 @@ public struct Verifier: Sendable {
         try plan.requireExecutable()
         var reports: [CollectionReport] = []
         let rule = try await client.capabilities().rowRule
+        let progress = ProgressReporter(title: "verify", totalUnits: plan.collections.count, totalBytes: 0,
+                                        totalRows: max(1, plan.collections.reduce(0) { $0 + rowsToCompare($1) }), quiet: options.quiet)
+        progress.start()
+        defer { progress.stop() }
         for c in plan.collections {
-            reports.append(try await verify(c, rule: rule))
+            reports.append(try await verify(c, rule: rule, progress: progress))
         }
         return Report(collections: reports, full: options.full)
+    }
+
+    /// Rows `verify` reads back from a collection: every live row with `full`, else the sample.
+    func rowsToCompare(_ c: MigrationPlan.CollectionPlan) -> Int64 {
+        options.full ? c.liveRows : min(c.liveRows, Int64(options.sample))
     }
 
     /// With `onePerPrimaryKey` (Milvus Lite keeps one row per primary key, the last write, and a
     /// row moves to the partition of that write) the collection must hold the source's distinct
     /// ids, partition counts are reported but not compared, rows are looked up in the whole
     /// collection, and an id the source repeats must be present (its vector is the last write's).
-    func verify(_ c: MigrationPlan.CollectionPlan, rule: TargetCapabilities.RowRule = .everyRow) async throws -> CollectionReport {
+    func verify(_ c: MigrationPlan.CollectionPlan, rule: TargetCapabilities.RowRule = .everyRow,
+                progress: ProgressReporter? = nil) async throws -> CollectionReport {
         let target = c.targetName
         var report = CollectionReport(source: c.source.name, target: target, sourceRows: c.liveRows)
         func fail(_ what: String, partition: String? = nil, id: Int64? = nil) {
@@ -67,7 +88,10 @@ public struct Verifier: Sendable {
             fail("schema differs: Milvus has [\(schema?.description ?? text)], expected [\(wanted)]")
             return report
         }
-        try await client.flush([target])
+        // Rows are read as of this flush: every migrated row is older, and the queries need not
+        // wait for the server's time tick as Strong ones do (0 = not reported: Strong).
+        let flushedAt = try await client.flush([target], timeout: 120)[target]
+        let seenAt = options.readAsOfFlush ? flushedAt : nil
         report.targetRows = try await client.rowCount(collection: target)
         var repeated = Set<Int64>()
         if rule == .onePerPrimaryKey {
@@ -94,29 +118,92 @@ public struct Verifier: Sendable {
         if options.load {
             if try await !client.hasIndex(collection: target, field: options.vectorField) {
                 let mapping = try IndexMapping.forCollection(c.source)
+                progress?.phase("collection '\(target)': building its \(mapping.indexType) index (rows are read once it is loaded)")
                 try await client.createIndex(collection: target, field: options.vectorField, indexType: mapping.indexType,
                                              metric: mapping.metric, params: mapping.params, timeout: options.timeout)
             }
+            progress?.phase("collection '\(target)': loading")
             try await client.loadCollection(target, timeout: options.timeout)
         }
-        // Responses stay far below the gRPC message limits whatever the dimension (32768 floats = 128 KiB a row).
-        let batchRows = max(1, min(1000, (2 << 20) / max(1, c.source.bytesPerRow)))
-        var pending: [String: [(Int64, [UInt8])]] = [:]
-        func compare(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
-            try Task.checkCancellation()
+        let batchRows = max(1, min(options.queryRows, options.queryBytes / max(1, c.source.bytesPerRow)))
+        let lookup = RowLookup(client: client, collection: target, fields: (options.idField, options.vectorField), kind: c.source.vectorKind,
+                               rule: rule, repeated: repeated, seenAt: seenAt)
+        // Up to `queryParallelism` batches are compared while the source is read; results are
+        // merged in batch order, so the mismatches kept (the first ones) do not depend on timing.
+        try await withThrowingTaskGroup(of: (Int, RowLookup.Outcome).self) { group in
+            var sent = 0
+            var done: [Int: RowLookup.Outcome] = [:]
+            var merged = 0
+            func mergeOne() async throws {
+                guard let (index, outcome) = try await group.next() else { return }
+                done[index] = outcome
+                while let next = done.removeValue(forKey: merged) {
+                    report.rowsCompared += next.compared
+                    next.kept.forEach { report.record($0) }
+                    report.mismatchCount += next.more
+                    progress?.addRows(Int64(next.compared))
+                    merged += 1
+                }
+            }
+            func send(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
+                try Task.checkCancellation()
+                if sent - merged >= max(1, options.queryParallelism) { try await mergeOne() }
+                let index = sent
+                group.addTask { (index, try await lookup.compare(partition, rows)) }
+                sent += 1
+            }
+            var pending: [String: [(Int64, [UInt8])]] = [:]
+            try await forEachSourceChunk(c, chunkRows: batchRows) { partition, rows in
+                pending[partition, default: []] += rows
+                if pending[partition]!.count >= batchRows {
+                    try await send(partition, pending.removeValue(forKey: partition)!)
+                }
+            }
+            for (partition, rows) in pending.sorted(by: { $0.key < $1.key }) where !rows.isEmpty { try await send(partition, rows) }
+            while merged < sent { try await mergeOne() }
+        }
+        return report
+    }
+
+    /// One batch of source rows looked up in Milvus by id and compared byte for byte.
+    struct RowLookup: Sendable {
+        struct Outcome: Sendable {
+            var compared = 0
+            /// The first `keptMismatches` (the report keeps no more); the others are counted.
+            var kept: [Mismatch] = []
+            var more = 0
+        }
+
+        let client: MilvusClient
+        let collection: String
+        let fields: (id: String, vector: String)
+        let kind: VectorKind
+        let rule: TargetCapabilities.RowRule
+        let repeated: Set<Int64>
+        let seenAt: UInt64?
+
+        func compare(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws -> Outcome {
             let got: [(Int64, [UInt8])]
             do {
-                got = try await client.query(collection: target, idField: options.idField, vectorField: options.vectorField,
-                                             ids: Array(Set(rows.map(\.0))), partitions: rule == .everyRow ? [partition] : [])
+                got = try await client.query(collection: collection, idField: fields.id, vectorField: fields.vector,
+                                             ids: Array(Set(rows.map(\.0))), partitions: rule == .everyRow ? [partition] : [], seenAt: seenAt)
             } catch let error as MigrationError where error.targetKind == .notLoaded {
-                throw MigrationError.target(.notLoaded, subject: "collection '\(target)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
+                throw MigrationError.target(.notLoaded, subject: "collection '\(collection)'", message: "is not loaded, so rows cannot be read; rerun verify with --load (builds the mapped index if missing and loads the collection)")
+            }
+            var outcome = Outcome()
+            func fail(_ what: @autoclosure () -> String, id: Int64) {
+                if outcome.kept.count < Verifier.keptMismatches {
+                    outcome.kept.append(Mismatch(collection: collection, partition: partition, id: id, what: what()))
+                } else {
+                    outcome.more += 1
+                }
             }
             var found: [Int64: [[UInt8]]] = [:]
             for (id, vector) in got { found[id, default: []].append(vector) }
             for (id, vector) in rows {
-                report.rowsCompared += 1
+                outcome.compared += 1
                 guard let candidates = found[id] else {
-                    fail("missing in Milvus", partition: partition, id: id)
+                    fail("missing in Milvus", id: id)
                     continue
                 }
                 if let index = candidates.firstIndex(of: vector) {
@@ -124,19 +211,11 @@ public struct Verifier: Sendable {
                 } else if repeated.contains(id) {
                     // One row per primary key: another source row with this id was written last.
                 } else {
-                    fail("vector differs (source \(Verifier.describe(vector, kind: c.source.vectorKind)), Milvus \(Verifier.describe(candidates[0], kind: c.source.vectorKind)))", partition: partition, id: id)
+                    fail("vector differs (source \(Verifier.describe(vector, kind: kind)), Milvus \(Verifier.describe(candidates[0], kind: kind)))", id: id)
                 }
             }
+            return outcome
         }
-        try await forEachSourceChunk(c, chunkRows: batchRows) { partition, rows in
-            pending[partition, default: []] += rows
-            if pending[partition]!.count >= batchRows {
-                try await compare(partition, pending[partition]!)
-                pending[partition] = []
-            }
-        }
-        for (partition, rows) in pending where !rows.isEmpty { try await compare(partition, rows) }
-        return report
     }
 
     /// Streams the source rows to compare, a chunk at a time (memory stays at one chunk): every

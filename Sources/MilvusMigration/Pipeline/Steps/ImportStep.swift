@@ -87,17 +87,20 @@ struct ImportStep: Sendable {
         }
     }
 
-    /// Polls the task with a short backoff (0.2 s growing to 2 s) until it ends.
+    /// Polls the task with a short backoff (0.2 s growing to 2 s) until it ends. The first
+    /// question waits 0.2 s too: no import ends sooner, and a process killed right after the
+    /// task id was journaled then has no GetImportState in flight (Milvus 2.3.5's proxy crashes
+    /// when the context of one is cancelled, e.g. by its client's death).
     func poll(_ task: Int64, unit: SegmentUnit) async throws -> ImportTaskStatus {
         let deadline = Date().addingTimeInterval(options.importTimeout)
         var delay = 0.2
         while true {
+            try await Task.sleep(for: .seconds(delay))
             let status = try await target.importState(task, subject: unit.description)
             if status.state.isFinal { return status }
             guard Date() < deadline else {
                 throw MigrationError.target(.timedOut, subject: unit.description, message: "import task \(task) still \(status.state) after \(Int(options.importTimeout)) s (loader.worker.importTimeout); rerun load to keep waiting for it")
             }
-            try await Task.sleep(for: .seconds(delay))
             delay = min(delay * 1.5, 2)
         }
     }

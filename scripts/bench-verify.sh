@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Benchmark: `verify --full` against the import of the same rows into Milvus 2.3.5, side by side in
+# one run. Each round imports the generated source into a fresh collection with `start` (timed),
+# then times, on that collection:
+#   first   - `verify --full --load`: builds the mapped index, loads, compares every row
+#   before  - `verify --full` as it read rows before: one Strong Query of <= 1000 rows at a time
+#             (MILVUS_MIGRATION_VERIFY_QUERY=parallel=1,rows=1000,bytes=2097152,strong)
+#   now     - `verify --full` with the defaults: 4 Queries in flight while the source is read,
+#             <= 4000 rows (4 MiB) each, read as of the collection's flush timestamp
+# The page cache is warm (the source is read once before); nothing is synced. Reports medians of
+# RUNS rounds: seconds, rows/s, peak RSS (/usr/bin/time -v).
+# Usage: scripts/bench-verify.sh [WORKDIR]   env SIZE_MB (default 512), RUNS (3), BUILD (release|debug), KEEP=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-/tmp/mm-bench-verify}"
+SIZE_MB="${SIZE_MB:-512}"
+RUNS="${RUNS:-3}"
+BUILD="${BUILD:-release}"
+DIM=128
+SEGMENTS=8
+ROWS=$(( SIZE_MB * 1024 * 1024 / (SEGMENTS * (DIM * 4 + 8)) ))
+
+if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
+    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+    scripts/services/install.sh milvus pymilvus >&2
+    swift build -c "$BUILD" --product milvus-migration >&2
+    BIN="$(swift build -c "$BUILD" --show-bin-path)/milvus-migration"
+    rm -rf "$WORK" && mkdir -p "$WORK"
+    echo "generating ${SIZE_MB} MiB: 1 collection x $SEGMENTS segments x $ROWS rows, dim $DIM ($BUILD build)" >&2
+    "$BIN" sample -o "$WORK/db" --bench-collections 1 --segments $SEGMENTS --rows $ROWS --dim $DIM >&2
+    export MM_BENCH_INNER=1 BIN WORK RUNS DIM
+    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    exit 0
+fi
+
+# ------------------------------------------------------------------ inside the namespace
+. scripts/services/common.sh
+drop() { "$MM_MILVUS_VENV/bin/python" - "$1" "$MILVUS_ENDPOINT" <<'PY'
+import sys
+from pymilvus import connections, utility
+h, p = sys.argv[2].split(":")
+connections.connect(host=h, port=p)
+if utility.has_collection(sys.argv[1]): utility.drop_collection(sys.argv[1])
+PY
+}
+config() { # collection outputDir
+    cat <<YAML
+dumper:
+  worker:
+    workMode: milvus1x
+loader:
+  worker:
+    limit: 2
+meta:
+  mode: sqlite
+  sqliteFile: $WORK/db/meta.sqlite
+source:
+  mode: local
+  local:
+    tablesDir: $WORK/db/tables
+target:
+  mode: local
+  local:
+    outputDir: $2
+  milvus2x:
+    endpoint: $MILVUS_ENDPOINT
+    collections:
+      bench_0: $1
+YAML
+}
+cat "$WORK"/db/tables/*/*/*.rv "$WORK"/db/tables/*/*/*.uid > /dev/null
+config x "$WORK/x" > "$WORK/plan.yaml"
+LIVE=$("$BIN" plan -c "$WORK/plan.yaml" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["liveRows"])')
+measure() { # label, command... -> "seconds rssKB"
+    local label=$1; shift
+    local start end
+    start=$(date +%s.%N)
+    /usr/bin/time -v "$@" 2> "$WORK/$label.time" >/dev/null || { tail -20 "$WORK/$label.time" >&2; exit 1; }
+    end=$(date +%s.%N)
+    echo "$(echo "$end - $start" | bc -l) $(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$label.time")"
+}
+: > "$WORK/results"
+for round in $(seq 1 "$RUNS"); do
+    config "v_$round" "$WORK/out-$round" > "$WORK/r$round.yaml"
+    read -r s r < <(measure "import-$round" "$BIN" start -c "$WORK/r$round.yaml" --quiet); echo "import $s $r" >> "$WORK/results"
+    read -r s r < <(measure "first-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --load --quiet); echo "first $s $r" >> "$WORK/results"
+    read -r s r < <(MILVUS_MIGRATION_VERIFY_QUERY=parallel=1,rows=1000,bytes=2097152,strong \
+        measure "before-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "before $s $r" >> "$WORK/results"
+    read -r s r < <(measure "now-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "now $s $r" >> "$WORK/results"
+    "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet >/dev/null   # exit 0: Milvus matches (every row)
+    drop "v_$round"
+    rm -rf "$WORK/out-$round"
+    echo "round $round: $(tail -4 "$WORK/results" | tr '\n' ' ')" >&2
+done
+MB=$(echo "$LIVE * (8 + 4 * $DIM) / 1000000" | bc -l)
+printf 'rows: %d live (%.0f MB of ids + vectors), %d rounds, medians\n' "$LIVE" "$MB" "$RUNS"
+for step in import first before now; do
+    read -r s r < <(awk -v m=$step '$1 == m { print $2, $3 }' "$WORK/results" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')
+    printf '%-7s %7.1f s  %9.0f rows/s  peak RSS %6.1f MB\n' "$step" "$s" "$(echo "$LIVE / $s" | bc -l)" "$(echo "$r / 1024" | bc -l)"
+done
