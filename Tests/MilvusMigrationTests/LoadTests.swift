@@ -330,7 +330,8 @@ struct StartAndVerifyTests {
         let victim = m.scenario.expected["floats/_default"]![3]
         // Another row with the same id and a different vector (an upsert in effect: Milvus returns the newest).
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
-            try await client.insert(collection: floats, idField: "id", vectorField: "data", ids: [victim.0], floatVectors: [9, 9, 9, 9, 9], dimension: 5)
+            _ = try await client.insert(collection: floats, partition: nil, fields: FieldNames(),
+                                        batch: RowBatch(ids: [victim.0], vectors: .float([9, 9, 9, 9, 9]), dimension: 5), subject: "test")
         }
         let (status, out, err) = try m.cli("verify", ["--full"])
         #expect(status == 1)

@@ -26,11 +26,7 @@ public struct SegmentConverter: Sendable {
 
     private func stream(from sourcePath: String, rowBytes: Int, layout: SegmentLayout, header: NumPyHeader,
                         to path: String, progress: @Sendable (Int64) -> Void) async throws -> StagedFileRecord {
-        let file = try await source.open(sourcePath)
-        let expected = 8 + layout.totalRows * Int64(rowBytes)
-        guard file.size == expected else {
-            throw MigrationError.segment(file: source.display(sourcePath), message: "changed since it was checked: \(file.size) bytes, expected \(expected); rerun plan")
-        }
+        let file = try await source.openChecked(sourcePath, rows: layout.totalRows, rowBytes: rowBytes)
         let headerBytes = header.encoded()
         let staged = try await staging.create(path, expectedSize: Int64(headerBytes.count) + header.payloadBytes)
         do {

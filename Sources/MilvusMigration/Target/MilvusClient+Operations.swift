@@ -324,23 +324,6 @@ extension MilvusClient {
     }
 
     /// Deletes by id (tests use it to alter a migrated collection on purpose).
-    public func insert(collection: String, idField: String, vectorField: String, ids: [Int64], floatVectors: [Float], dimension: Int) async throws {
-        let db = database
-        let subject = "collection '\(collection)'"
-        let r = try await call("Insert", subject: subject, retry: false, ddl: true) {
-            try await self.service.insert(.with {
-                $0.collectionName = collection
-                $0.dbName = db
-                $0.numRows = UInt32(ids.count)
-                $0.fieldsData = [
-                    .with { $0.fieldName = idField; $0.type = .int64; $0.scalars = .with { $0.longData = .with { $0.data = ids } } },
-                    .with { $0.fieldName = vectorField; $0.type = .floatVector; $0.vectors = .with { $0.dim = Int64(dimension); $0.floatVector = .with { $0.data = floatVectors } } },
-                ]
-            }, metadata: self.metadata, options: self.callOptions(ddl: true))
-        }
-        try check(r.status, "Insert", subject: subject)
-    }
-
     /// Insert of one batch (columnar: Int64 ids, float or binary vectors); returns `insert_cnt`.
     public func insert(collection: String, partition: String?, fields: FieldNames, batch: RowBatch, subject: String) async throws -> Int64 {
         let db = database

@@ -45,9 +45,9 @@ struct InsertStep: Sendable {
             let batchRows = max(1, options.insertBatchBytes / (8 + rowBytes))
             let start = layout.deleted.physicalRow(live: from)
             progress.addBytes(start * Int64(8 + rowBytes))
-            let ids = LiveRowReader(file: try await open(layout.idsFile, rowBytes: 8, layout: layout), rowBytes: 8,
+            let ids = LiveRowReader(file: try await source.openChecked(layout.idsFile, rows: layout.totalRows, rowBytes: 8), rowBytes: 8,
                                     totalRows: layout.totalRows, deleted: layout.deleted, rowsPerChunk: batchRows, startRow: start)
-            let vectors = LiveRowReader(file: try await open(layout.vectorsFile, rowBytes: rowBytes, layout: layout), rowBytes: rowBytes,
+            let vectors = LiveRowReader(file: try await source.openChecked(layout.vectorsFile, rows: layout.totalRows, rowBytes: rowBytes), rowBytes: rowBytes,
                                         totalRows: layout.totalRows, deleted: layout.deleted, rowsPerChunk: batchRows, startRow: start)
             while let idChunk = try await ids.next() {
                 try Task.checkCancellation()
@@ -91,16 +91,6 @@ struct InsertStep: Sendable {
             }
             try await journal.apply(.insertAcknowledged, to: unit.key)
         }
-    }
-
-    /// A source file with the size the layout implies (it may have changed since the plan).
-    func open(_ path: String, rowBytes: Int, layout: SegmentLayout) async throws -> any SourceFile {
-        let file = try await source.open(path)
-        let expected = 8 + layout.totalRows * Int64(rowBytes)
-        guard file.size == expected else {
-            throw MigrationError.segment(file: source.display(path), message: "changed since it was checked: \(file.size) bytes, expected \(expected); rerun plan")
-        }
-        return file
     }
 }
 
