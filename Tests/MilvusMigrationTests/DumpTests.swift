@@ -78,6 +78,7 @@ enum LocalStagingSource {
               worker:
                 workMode: milvus1x
                 limit: 3
+                groupMB: 0
                 reader:
                   bufferSize: 1
             meta:
@@ -94,10 +95,16 @@ enum LocalStagingSource {
             """.utf8).write(to: URL(fileURLWithPath: configPath))
         }
 
-        /// Reads back every staged segment of a (collection, partition) in segment order.
+        /// Reads back every staged segment (or group `<first>..<last>`) of a (collection, partition)
+        /// in segment order.
         func staged(_ collection: String, _ partition: String) throws -> [(Int64, [UInt8])] {
             let base = partition == "_default" ? "\(staging)/tables/\(collection)" : "\(staging)/tables/\(collection)/\(partition)"
-            let segments = try FileManager.default.contentsOfDirectory(atPath: base).filter { $0.allSatisfy(\.isNumber) }.sorted()
+            let segments = try FileManager.default.contentsOfDirectory(atPath: base)
+                .filter { $0.first?.isNumber == true && $0.allSatisfy { $0.isNumber || $0 == "." } }
+                .sorted { a, b in
+                    let (x, y) = (a.split(separator: ".")[0], b.split(separator: ".")[0])
+                    return (x.count, x) < (y.count, y)
+                }
             var rows: [(Int64, [UInt8])] = []
             for segment in segments {
                 let ids = try NumPyFile.read(path: "\(base)/\(segment)/id.npy")

@@ -111,13 +111,14 @@ struct S3MotoTests {
         #expect(try await client.listMultipartUploads(prefix: "").map(\.key) == ["other/x.npy"])
     }
 
-    /// `dump` to the bucket, read back and compared byte for byte with a local dump.
-    @Test func remoteDumpEqualsLocalDump() async throws {
+    /// `dump` to the bucket, read back and compared byte for byte with a local dump; each of the
+    /// 3 segments its own pair, or (groupMB 256) the 3 as one group, one pair.
+    @Test(arguments: [0, 256]) func remoteDumpEqualsLocalDump(groupMB: Int) async throws {
         let fx = try RemoteDumpFixture()
-        let reference = try fx.localDump()
-        #expect(reference.keys.filter { $0.hasSuffix(".npy") }.count == 6)
+        let reference = try fx.localDump(groupMB: groupMB)
+        #expect(reference.keys.filter { $0.hasSuffix(".npy") }.count == (groupMB == 0 ? 6 : 2))
         let client = try await Moto.freshBucket()
-        let config = try fx.config("remote", fx.header() + Moto.targetYAML(bucket: client.settings.bucket, outputDir: "/exp/one/", extra: "checkBucket: true"))
+        let config = try fx.config("remote", fx.header(groupMB: groupMB) + Moto.targetYAML(bucket: client.settings.bucket, outputDir: "/exp/one/", extra: "checkBucket: true"))
         let (status, out, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("s3://\(client.settings.bucket)/exp/one/migration"))
@@ -125,9 +126,9 @@ struct S3MotoTests {
         #expect(staged["journal.json"] != nil)
         #expect(staged.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference { #expect(staged[path] == bytes, "\(path)") }
-        // The vector files (6.1 MB) went up in parts of 5 MiB.
+        // The vector files (6.1 MB, or 18.4 MB for the group) went up in parts of 5 MiB.
         let vectorKey = try #require(staged.keys.first { $0.hasSuffix("data.npy") })
-        #expect(try await client.headObject("exp/one/migration/\(vectorKey)")?.etag?.hasSuffix("-2\"") == true)
+        #expect(try await client.headObject("exp/one/migration/\(vectorKey)")?.etag?.hasSuffix(groupMB == 0 ? "-2\"" : "-4\"") == true)
         #expect(try await client.listMultipartUploads(prefix: "").isEmpty)
     }
 

@@ -284,12 +284,14 @@ struct RemoteDumpFixture {
         guard status == 0 else { throw MigrationError.usage("sample failed: \(err)") }
     }
 
-    func header(source: String? = nil, meta: String? = nil) -> String {
+    /// `groupMB` 0 (each segment its own pair) unless a test is about grouping.
+    func header(source: String? = nil, meta: String? = nil, groupMB: Int = 0) -> String {
         """
         dumper:
           worker:
             workMode: milvus1x
             limit: 2
+            groupMB: \(groupMB)
         \(meta ?? "meta:\n  mode: sqlite\n  sqliteFile: \(db)/meta.sqlite")
         \(source ?? "source:\n  mode: local\n  local:\n    tablesDir: \(db)/tables")
 
@@ -304,8 +306,8 @@ struct RemoteDumpFixture {
     }
 
     /// Dumps locally (the reference) into `<dir>/local/migration`.
-    func localDump() throws -> [String: [UInt8]] {
-        let path = try config("local", header() + "target:\n  mode: local\n  local:\n    outputDir: \(dir.sub("local"))\n")
+    func localDump(groupMB: Int = 0) throws -> [String: [UInt8]] {
+        let path = try config("local", header(groupMB: groupMB) + "target:\n  mode: local\n  local:\n    outputDir: \(dir.sub("local"))\n")
         let (status, _, err) = try run(cliPath, ["dump", "-c", path, "--quiet"])
         guard status == 0 else { throw MigrationError.usage("local dump failed: \(err)") }
         return try folderContents(dir.sub("local/migration")).filter { $0.key != "journal.json" }

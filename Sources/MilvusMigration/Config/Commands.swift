@@ -94,6 +94,7 @@ extension MigrationConfig {
         var o = PipelineOptions()
         o.stageParallelism = dumper.limit
         o.bufferBytes = dumper.readerBufferKB * 1024
+        o.groupBytes = Int64(dumper.groupMB) << 20
         o.importParallelism = loader.limit
         o.importTimeout = loader.importTimeout
         o.fields = FieldNames(id: target.milvus2x.idField, vector: target.milvus2x.vectorField)

@@ -17,6 +17,9 @@ public struct MigrationConfig: Sendable {
         public var limit: Int = 2
         /// Read chunk in KB.
         public var readerBufferKB: Int = 1024
+        /// `dumper.worker.groupMB`: consecutive segments of a partition smaller than this are
+        /// staged as one NumPy pair (one import) of at most this size; 0 turns grouping off.
+        public var groupMB: Int = MigrationConfig.defaultGroupMB
         /// Write buffer in KB (the reference tool allocates but never uses it).
         public var writerBufferKB: Int = 1024
     }
@@ -141,6 +144,8 @@ extension MigrationConfig {
 
     /// The largest `migration.yaml` read (a real one is a few KB).
     public static let maxFileBytes = 1 << 20
+    /// `dumper.worker.groupMB` when absent.
+    public static let defaultGroupMB = 256
 
     /// The file's text: a regular file (a FIFO or device would block or never end), at most
     /// `maxFileBytes`, UTF-8.
@@ -190,6 +195,7 @@ extension MigrationConfig {
         var c = MigrationConfig(file: file)
         if let mode = try doc.choice("dumper.worker.workmode", "dumper.worker.workMode", WorkMode.self) { c.dumper.workMode = mode }
         c.dumper.limit = try doc.int("dumper.worker.limit", "dumper.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
+        c.dumper.groupMB = try doc.int("dumper.worker.groupmb", "dumper.worker.groupMB", range: 0...65_536) ?? MigrationConfig.defaultGroupMB
         c.dumper.readerBufferKB = try doc.int("dumper.worker.reader.buffersize", "dumper.worker.reader.bufferSize", range: 0...1_048_576).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.dumper.writerBufferKB = try doc.int("dumper.worker.writer.buffersize", "dumper.worker.writer.bufferSize", range: 0...1_073_741_824).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.loader.limit = try doc.int("loader.worker.limit", "loader.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
@@ -281,7 +287,7 @@ extension MigrationConfig {
     /// Every key this tool reads (lower-case dotted paths).
     static let knownKeys: Set<String> = {
         var keys: Set<String> = [
-            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
+            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize", "dumper.worker.groupmb",
             "loader.worker.limit", "loader.worker.importtimeout", "loader.mode", "loader.insert.batchmb",
             "meta.mode", "meta.localfile", "meta.mockfile", "meta.remotemetafile", "meta.sqlitefile", "meta.mysqlurl",
             "source.mode", "source.local.tablesdir", "source.remote.tablesdir",

@@ -33,7 +33,7 @@ public struct MigrationPipeline: Sendable {
         try plan.requireExecutable()
         let removed = try await begin(plan)
         let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let units = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: options.groupBytes, journaledKeys: await journal.all.map(\.key))
         let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
         progress.start()
         defer { progress.stop() }
@@ -46,7 +46,7 @@ public struct MigrationPipeline: Sendable {
         } onResult: { unit, outcome in
             guard case .success(let (record, worked, started)) = outcome else { return }
             progress.finishUnit(rows: record.rows)
-            tally.staged(collection: unit.collection.name, rows: record.rows, deletedRows: record.deletedRows,
+            tally.staged(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, deletedRows: record.deletedRows,
                          bytes: record.files.reduce(0) { $0 + $1.bytes }, worked: worked, started: started)
         }
         try Self.requireNoFailures(failures, job: "dump")
@@ -67,23 +67,23 @@ public struct MigrationPipeline: Sendable {
         let journal = try await JobJournal.open(staging)
 
         // Every segment must be staged, with the files the journal recorded.
-        let units = SegmentUnit.all(of: meta, renames: renames, fields: options.fields)
+        let units = SegmentUnit.all(of: meta, renames: renames, fields: options.fields, journaledKeys: await journal.all.map(\.key))
         for unit in units {
             guard let record = await journal.record(unit.key), record.phase != .pending, !record.files.isEmpty else {
-                throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)); run dump first")
+                throw MigrationError.usage("\(unit) was not dumped (no staged files in \(staging.location)); run dump first")
             }
         }
         let collections = meta.collections.map { (source: $0, target: renames[$0.name] ?? $0.name) }
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
-        for unit in active { tally.segmentToLoad(collection: unit.collection.name) }
+        for unit in active { tally.segmentToLoad(collection: unit.collection.name, segments: unit.members.count) }
         try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
 
         var pending: [SegmentUnit] = []
         for unit in active {
             let record = await journal.record(unit.key)!
             if [.imported, .verified].contains(record.phase) {
-                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: false)
+                tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: record.importTask, now: false)
             } else {
                 pending.append(unit)
             }
@@ -101,7 +101,7 @@ public struct MigrationPipeline: Sendable {
             } onResult: { unit, outcome in
                 guard case .success(let record) = outcome else { return }
                 progress.finishUnit(rows: record.rows)
-                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: true)
+                tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: record.importTask, now: true)
             }
         }
         try Self.requireNoFailures(failures, job: "load")
@@ -140,8 +140,8 @@ public struct MigrationPipeline: Sendable {
                 guard case .success(let (record, worked)) = outcome else { return }
                 progress.finishUnit(rows: record.rows, bytes: unit.payloadBytes)
                 finished.append(unit)
-                tally.segmentToLoad(collection: unit.collection.name)
-                tally.imported(collection: unit.collection.name, rows: record.rows, task: record.importTask, now: worked)
+                tally.segmentToLoad(collection: unit.collection.name, segments: unit.members.count)
+                tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: record.importTask, now: worked)
             }
         }
         try Self.requireNoFailures(failures, job: "start")
@@ -163,7 +163,7 @@ public struct MigrationPipeline: Sendable {
             throw MigrationError.target(.unsupported, subject: "collection '\(c.source.name)'",
                                         message: "has binary vectors, which the target (\(capabilities.version) at \(target.endpoint)) does not support; nothing was sent (migrate it into a Milvus 2.x server, or leave it out with --col)")
         }
-        let (journal, collections, opened, active) = try await open(plan, target: target)
+        let (journal, collections, opened, active) = try await open(plan, target: target, groupBytes: 0)
         var tally = opened
         let reconcile = ReconcileStep(target: target, staging: staging, journal: journal, options: options)
         // Imports of an earlier import-mode run, then batches whose answer was lost.
@@ -179,15 +179,15 @@ public struct MigrationPipeline: Sendable {
             } onResult: { unit, outcome in
                 guard case .success(let (record, worked)) = outcome else { return }
                 progress.finishUnit(rows: record.rows, bytes: unit.payloadBytes)
-                tally.segmentToLoad(collection: unit.collection.name)
-                tally.imported(collection: unit.collection.name, rows: record.rows, task: nil, now: worked)
+                tally.segmentToLoad(collection: unit.collection.name, segments: unit.members.count)
+                tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: nil, now: worked)
             }
         }
         try Self.requireNoFailures(failures, job: "insert")
         var distinct: [String: Int64] = [:]
         if capabilities.rowRule == .onePerPrimaryKey {
             for (c, _) in collections where !tally.isSkipped(c.name) {
-                distinct[c.name] = try await DistinctIds.scan(active.filter { $0.collection.name == c.name }.compactMap(\.layout),
+                distinct[c.name] = try await DistinctIds.scan(active.filter { $0.collection.name == c.name }.flatMap(\.layouts),
                                                               source: source, bufferBytes: options.bufferBytes).count
             }
         }
@@ -210,12 +210,15 @@ public struct MigrationPipeline: Sendable {
 
     /// What `start` and `insert` do before their units run: the plan checked, meta.json written,
     /// the journal opened, the collections prepared; returns the units of the collections kept.
-    func open(_ plan: MigrationPlan, target: any MigrationTarget) async throws
+    /// `groupBytes` is 0 for `insert` (each segment is sent on its own; only groups an earlier
+    /// import-mode run staged keep their shape).
+    func open(_ plan: MigrationPlan, target: any MigrationTarget, groupBytes: Int64? = nil) async throws
         -> (JobJournal, [(source: SourceCollection, target: String)], RunTally, [SegmentUnit]) {
         try plan.requireExecutable()
         _ = try await begin(plan)
         let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let units = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: groupBytes ?? options.groupBytes,
+                                    journaledKeys: await journal.all.map(\.key))
         let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)

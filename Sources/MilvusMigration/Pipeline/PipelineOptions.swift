@@ -5,6 +5,9 @@ public struct PipelineOptions: Sendable {
     public var stageParallelism = 2
     /// Imports in flight at once (`loader.worker.limit`).
     public var importParallelism = 2
+    /// Consecutive segments of a partition smaller than this are staged and imported together, up
+    /// to this many bytes a group (`dumper.worker.groupMB`; 0: every segment on its own).
+    public var groupBytes: Int64 = 0
     /// Read buffer of the conversion (`dumper.worker.reader.bufferSize`).
     public var bufferBytes = 1 << 20
     public var fields = FieldNames()

@@ -1,72 +1,108 @@
-/// One segment as the pipeline moves it: the single work unit of `dump`, `load` and `start`,
-/// with one key (`<collection>/<partition>/<segment>`, the journal's key) and one place that
+/// One work unit as the pipeline moves it: a segment, or a group of consecutive small segments of
+/// one partition (`dumper.worker.groupMB`, see `SegmentGrouping`), staged as one NumPy pair and
+/// imported by one task. One key (`<collection>/<partition>/<segment>`, or
+/// `<collection>/<partition>/<first>..<last>` for a group: the journal's key) and one place that
 /// says where its staged files go.
 public struct SegmentUnit: Sendable, CustomStringConvertible {
     public var collection: SourceCollection
     public var partition: SourcePartition
-    public var segment: SourceSegment
+    /// The segments, in id order (one unless grouped).
+    public var members: [SourceSegment]
     /// The 2.x collection it goes into.
     public var target: String
-    /// The checked source files; nil when loading a staged dump (its source is not read).
-    public var layout: SegmentLayout?
+    /// The checked source files of every member; empty when loading a staged dump (its source is
+    /// not read).
+    public var layouts: [SegmentLayout]
     public var key: String
-    /// `tables/<collection>/<segment>` for the default partition (the reference tool's layout),
-    /// `tables/<collection>/<partition>/<segment>` for the others.
+    /// `tables/<collection>/<unit>` for the default partition (the reference tool's layout),
+    /// `tables/<collection>/<partition>/<unit>` for the others.
     public var folder: String
     public var idPath: String
     public var vectorPath: String
 
-    public init(collection: SourceCollection, partition: SourcePartition, segment: SourceSegment, target: String,
-                layout: SegmentLayout?, fields: FieldNames) {
+    public init(collection: SourceCollection, partition: SourcePartition, members: [SourceSegment], target: String,
+                layouts: [SegmentLayout], fields: FieldNames) {
+        precondition(!members.isEmpty, "a unit has at least one segment")
         self.collection = collection
         self.partition = partition
-        self.segment = segment
+        self.members = members
         self.target = target
-        self.layout = layout
-        key = "\(collection.name)/\(partition.name)/\(segment.id)"
+        self.layouts = layouts
+        let name = SegmentGrouping.unitName(first: members[0].id, last: members[members.count - 1].id)
+        key = "\(collection.name)/\(partition.name)/\(name)"
         folder = partition.isDefault
-            ? "tables/\(collection.name)/\(segment.id)"
-            : "tables/\(collection.name)/\(partition.name)/\(segment.id)"
+            ? "tables/\(collection.name)/\(name)"
+            : "tables/\(collection.name)/\(partition.name)/\(name)"
         idPath = "\(folder)/\(fields.id).npy"
         vectorPath = "\(folder)/\(fields.vector).npy"
     }
 
-    public var description: String { "segment \(key)" }
+    public init(collection: SourceCollection, partition: SourcePartition, segment: SourceSegment, target: String,
+                layout: SegmentLayout?, fields: FieldNames) {
+        self.init(collection: collection, partition: partition, members: [segment], target: target,
+                  layouts: layout.map { [$0] } ?? [], fields: fields)
+    }
+
+    public var description: String { members.count == 1 ? "segment \(key)" : "segment group \(key) (\(members.count) segments)" }
+
+    /// The first segment.
+    public var segment: SourceSegment { members[0] }
+
+    /// The source layout of a single-segment unit (what `Insert` reads); nil for a group or when
+    /// loading a staged dump.
+    public var layout: SegmentLayout? { layouts.count == 1 && members.count == 1 ? layouts[0] : nil }
 
     /// The 2.x partition to import into; nil for the default one.
     var targetPartition: String? { partition.isDefault ? nil : partition.name }
 
-    /// What the source looked like when staged (journal `sourceFingerprint`).
+    /// Live rows of the source (0 without layouts).
+    var liveRows: Int64 { layouts.reduce(0) { $0 + $1.liveRows } }
+
+    /// What the source looked like when staged (journal `sourceFingerprint`); a group's joins its
+    /// members' (a single segment's is unchanged, so older journals still match).
     var fingerprint: String {
-        guard let layout else { return "" }
-        return "\(layout.segment.tableId)/\(layout.segment.id) rows=\(layout.totalRows) deleted=\(layout.deleted.count) bytes=\(layout.sourceBytes)"
+        guard !layouts.isEmpty else { return "" }
+        return layouts.map { layout in
+            "\(layout.segment.tableId)/\(layout.segment.id) rows=\(layout.totalRows) deleted=\(layout.deleted.count) bytes=\(layout.sourceBytes)"
+        }.joined(separator: " + ")
     }
 
-    /// The source bytes progress counts for the segment: the row payload of its vector and id
-    /// files, without the 8-byte row-count header each file starts with.
+    /// The source bytes progress counts for the unit: the row payload of its vector and id files,
+    /// without the 8-byte row-count header each file starts with.
     var payloadBytes: Int64 {
-        guard let layout else { return 0 }
-        return layout.sourceBytes - 2 * 8
+        layouts.reduce(0) { $0 + $1.sourceBytes - 2 * 8 }
     }
 
-    /// Every live segment of a plan (dump, start).
-    static func all(of plan: MigrationPlan, fields: FieldNames) -> [SegmentUnit] {
+    /// Every live segment of a plan (dump, start), small ones grouped up to `groupBytes` (0: none)
+    /// except where `journaledKeys` (the journal's keys) fix a unit's shape.
+    static func all(of plan: MigrationPlan, fields: FieldNames, groupBytes: Int64 = 0, journaledKeys: [String] = []) -> [SegmentUnit] {
         plan.collections.flatMap { c in
             c.partitions.flatMap { p in
-                p.segments.map { layout in
-                    SegmentUnit(collection: c.source, partition: p.source, segment: layout.segment, target: c.targetName,
-                                layout: layout, fields: fields)
+                let byId = Dictionary(p.segments.map { ($0.segment.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let ids = SegmentGrouping.ordered(Array(byId.keys))
+                let members = ids.map { SegmentGrouping.Member(id: $0, bytes: byId[$0]!.segment.fileSize) }
+                let journaled = SegmentGrouping.journaled(keys: journaledKeys, collection: c.source.name, partition: p.source.name)
+                return SegmentGrouping.runs(members, limit: groupBytes, journaled: journaled).map { run in
+                    let layouts = ids[run].map { byId[$0]! }
+                    return SegmentUnit(collection: c.source, partition: p.source, members: layouts.map(\.segment), target: c.targetName,
+                                       layouts: layouts, fields: fields)
                 }
             }
         }
     }
 
-    /// Every segment of a staged dump's meta.json (load).
-    static func all(of meta: SourceMeta, renames: [String: String], fields: FieldNames) -> [SegmentUnit] {
+    /// Every unit of a staged dump's meta.json (load): the shapes the journal recorded when the
+    /// segments were staged (a segment it does not know is a unit of its own).
+    static func all(of meta: SourceMeta, renames: [String: String], fields: FieldNames, journaledKeys: [String] = []) -> [SegmentUnit] {
         meta.collections.flatMap { c in
             c.partitions.flatMap { p in
-                p.segments.map { s in
-                    SegmentUnit(collection: c, partition: p, segment: s, target: renames[c.name] ?? c.name, layout: nil, fields: fields)
+                let byId = Dictionary(p.segments.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+                let ids = SegmentGrouping.ordered(Array(byId.keys))
+                let members = ids.map { SegmentGrouping.Member(id: $0, bytes: byId[$0]!.fileSize) }
+                let journaled = SegmentGrouping.journaled(keys: journaledKeys, collection: c.name, partition: p.name)
+                return SegmentGrouping.runs(members, limit: 0, journaled: journaled).map { run in
+                    SegmentUnit(collection: c, partition: p, members: ids[run].map { byId[$0]! }, target: renames[c.name] ?? c.name,
+                                layouts: [], fields: fields)
                 }
             }
         }

@@ -57,26 +57,28 @@ public struct RunTally: Sendable {
         }
     }
 
-    /// A segment's staging ended (`worked`: converted now; otherwise found staged before).
-    public mutating func staged(collection: String, rows: Int64, deletedRows: Int64, bytes: Int64, worked: Bool, started: Date, ended: Date = Date()) {
+    /// A unit's staging ended (`worked`: converted now; otherwise found staged before); `segments`
+    /// is how many segments it holds (more than one when grouped).
+    public mutating func staged(collection: String, segments: Int = 1, rows: Int64, deletedRows: Int64, bytes: Int64, worked: Bool,
+                                started: Date, ended: Date = Date()) {
         var c = dumped[collection]!
         c.firstStart = min(c.firstStart ?? started, started)
         c.lastEnd = ended
-        if worked { c.segments += 1 } else { c.skippedSegments += 1 }
+        if worked { c.segments += segments } else { c.skippedSegments += segments }
         c.rows += rows
         c.deletedRows += deletedRows
         c.bytes += bytes
         dumped[collection] = c
     }
 
-    /// A segment to import was counted (load counts them all before importing).
-    public mutating func segmentToLoad(collection: String) {
-        loaded[collection]!.segments += 1
+    /// A unit to import was counted (load counts them all before importing).
+    public mutating func segmentToLoad(collection: String, segments: Int = 1) {
+        loaded[collection]!.segments += segments
     }
 
-    /// A segment's rows are in Milvus: imported `now` (with `rows`) or by an earlier run.
-    public mutating func imported(collection: String, rows: Int64, task: Int64?, now: Bool) {
-        if now { loaded[collection]!.rowsImported += rows } else { loaded[collection]!.alreadyImported += 1 }
+    /// A unit's rows are in Milvus: imported `now` (with `rows`) or by an earlier run.
+    public mutating func imported(collection: String, segments: Int = 1, rows: Int64, task: Int64?, now: Bool) {
+        if now { loaded[collection]!.rowsImported += rows } else { loaded[collection]!.alreadyImported += segments }
         if let task { loaded[collection]!.tasks.append(task) }
     }
 

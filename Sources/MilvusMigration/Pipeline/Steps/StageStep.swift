@@ -1,7 +1,8 @@
 import Foundation
 import Logging
 
-/// Step 1, stage: one live segment → its two NumPy files in the staging area, journaled.
+/// Step 1, stage: one live segment (or group of segments) → its two NumPy files in the staging
+/// area, journaled.
 /// A segment the journal and the files show staged intact is skipped; a segment whose rows are
 /// (or may be) in Milvus is never staged again, since a re-dump could only lead to a second import.
 struct StageStep: Sendable {
@@ -22,7 +23,8 @@ struct StageStep: Sendable {
     /// it) kept files are also read back and compared with their recorded checksums.
     /// Returns the record and whether work was done.
     func run(_ unit: SegmentUnit, checkContent: Bool = false) async throws -> (SegmentRecord, worked: Bool) {
-        guard let layout = unit.layout else { preconditionFailure("staging needs the source layout of \(unit)") }
+        let layouts = unit.layouts
+        guard layouts.count == unit.members.count else { preconditionFailure("staging needs the source layout of \(unit)") }
         if let record = await journal.record(unit.key) {
             if !record.mayRestage {
                 if record.sourceFingerprint != unit.fingerprint {
@@ -31,7 +33,7 @@ struct StageStep: Sendable {
                 progress.addBytes(unit.payloadBytes)
                 return (record, false)
             }
-            if record.step == .importStaged, record.sourceFingerprint == unit.fingerprint, try await intact(record, unit: unit, layout: layout) {
+            if record.step == .importStaged, record.sourceFingerprint == unit.fingerprint, try await intact(record, unit: unit) {
                 if !checkContent {
                     progress.addBytes(unit.payloadBytes)
                     return (record, false)
@@ -45,9 +47,9 @@ struct StageStep: Sendable {
             }
         }
         do {
-            let files = try await converter.convert(layout, collection: unit.collection, idPath: unit.idPath,
+            let files = try await converter.convert(layouts, collection: unit.collection, idPath: unit.idPath,
                                                     vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
-            let record = try await journal.apply(.staged(files: files, rows: layout.liveRows, deletedRows: Int64(layout.deleted.count),
+            let record = try await journal.apply(.staged(files: files, rows: unit.liveRows, deletedRows: layouts.reduce(0) { $0 + Int64($1.deleted.count) },
                                                          fingerprint: unit.fingerprint), to: unit.key)
             return (record, true)
         } catch let error as MigrationError {
@@ -67,9 +69,10 @@ struct StageStep: Sendable {
     }
 
     /// Whether a journaled segment's files are still there, complete, with the expected shape.
-    func intact(_ record: SegmentRecord, unit: SegmentUnit, layout: SegmentLayout) async throws -> Bool {
-        let expected = [(unit.idPath, NumPyHeader.ids(rows: layout.liveRows)),
-                        (unit.vectorPath, NumPyHeader.vectors(rows: layout.liveRows, kind: unit.collection.vectorKind, dimension: unit.collection.dimension))]
+    func intact(_ record: SegmentRecord, unit: SegmentUnit) async throws -> Bool {
+        let rows = unit.liveRows
+        let expected = [(unit.idPath, NumPyHeader.ids(rows: rows)),
+                        (unit.vectorPath, NumPyHeader.vectors(rows: rows, kind: unit.collection.vectorKind, dimension: unit.collection.dimension))]
         guard record.files.map(\.path) == expected.map(\.0) else { return false }
         for ((path, header), file) in zip(expected, record.files) {
             guard let size = try await staging.size(of: path), size == file.bytes, size == header.fileSize else { return false }
