@@ -19,6 +19,9 @@ public struct MigrationConfig: Sendable {
         public var readerBufferKB: Int = 1024
         /// Write buffer in KB (the reference tool allocates but never uses it).
         public var writerBufferKB: Int = 1024
+        /// Shard count of a sharded job (`dumper.worker.shards`); the index comes from `--shard`
+        /// or `JOB_COMPLETION_INDEX`.
+        public var shards: Int?
     }
 
     public typealias LoaderMode = LoadMode
@@ -192,6 +195,7 @@ extension MigrationConfig {
         c.dumper.limit = try doc.int("dumper.worker.limit", "dumper.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
         c.dumper.readerBufferKB = try doc.int("dumper.worker.reader.buffersize", "dumper.worker.reader.bufferSize", range: 0...1_048_576).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.dumper.writerBufferKB = try doc.int("dumper.worker.writer.buffersize", "dumper.worker.writer.bufferSize", range: 0...1_073_741_824).flatMap { $0 > 0 ? $0 : nil } ?? 1024
+        c.dumper.shards = try doc.int("dumper.worker.shards", "dumper.worker.shards", range: 1...100_000)
         c.loader.limit = try doc.int("loader.worker.limit", "loader.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
         c.loader.importTimeout = try doc.double("loader.worker.importtimeout", "loader.worker.importTimeout") ?? 3600
         if let mode = try doc.choice("loader.mode", "loader.mode", LoaderMode.self) { c.loader.mode = mode }
@@ -281,7 +285,7 @@ extension MigrationConfig {
     /// Every key this tool reads (lower-case dotted paths).
     static let knownKeys: Set<String> = {
         var keys: Set<String> = [
-            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
+            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.shards", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
             "loader.worker.limit", "loader.worker.importtimeout", "loader.mode", "loader.insert.batchmb",
             "meta.mode", "meta.localfile", "meta.mockfile", "meta.remotemetafile", "meta.sqlitefile", "meta.mysqlurl",
             "source.mode", "source.local.tablesdir", "source.remote.tablesdir",

@@ -31,9 +31,8 @@ public struct MigrationPipeline: Sendable {
     /// Stages every live segment of `plan`, `stageParallelism` at a time.
     public func dump(_ plan: MigrationPlan, from source: any SourceStorage) async throws -> DumpReport {
         try plan.requireExecutable()
-        let removed = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let (removed, journal) = try await begin(plan)
+        let units = select(SegmentUnit.all(of: plan, fields: options.fields))
         let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
         progress.start()
         defer { progress.stop() }
@@ -64,13 +63,13 @@ public struct MigrationPipeline: Sendable {
         }
         let meta = try MetaJSON.decode(Data(metaBytes), origin: "\(staging.location)/meta.json").selecting(selected)
         if let problem = meta.diagnostics.errors.first { throw MigrationError.meta(source: meta.origin, message: problem.description) }
-        let journal = try await JobJournal.open(staging)
+        let journal = try await openJournal()
 
-        // Every segment must be staged, with the files the journal recorded.
-        let units = SegmentUnit.all(of: meta, renames: renames, fields: options.fields)
+        // Every segment (of this shard) must be staged, with the files the journal recorded.
+        let units = select(SegmentUnit.all(of: meta, renames: renames, fields: options.fields))
         for unit in units {
             guard let record = await journal.record(unit.key), record.phase != .pending, !record.files.isEmpty else {
-                throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)); run dump first")
+                throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)/\(journal.name)); run dump\(options.shard.map { " --shard \($0)" } ?? "") first")
             }
         }
         let collections = meta.collections.map { (source: $0, target: renames[$0.name] ?? $0.name) }
@@ -157,6 +156,11 @@ public struct MigrationPipeline: Sendable {
     public func insert(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
         let started = Date()
         try plan.requireExecutable()
+        if let shard = options.shard {
+            // Insert mode settles a batch whose answer was lost from the partition counts, which
+            // the other shards change at the same time.
+            throw MigrationError.usage("--shard \(shard): loader.mode insert cannot run sharded (its resume decides lost batches from partition counts, which other shards change); use loader.mode import, or run insert mode without shards")
+        }
         let capabilities = try await target.capabilities()
         // A collection the target cannot hold fails the run before any row is sent.
         if !capabilities.binaryVectors, let c = plan.collections.first(where: { $0.source.vectorKind == .binary }) {
@@ -198,14 +202,17 @@ public struct MigrationPipeline: Sendable {
 
     // MARK: shared pieces
 
-    /// Removes half-written files and writes meta.json of what is being migrated.
-    func begin(_ plan: MigrationPlan) async throws -> Int {
+    /// Opens the journal, removes half-written files (of this shard's segments when sharded) and
+    /// writes meta.json of what is being migrated: the whole plan, so every shard writes the same
+    /// file and `load --shard` splits it as `dump --shard` split the plan.
+    func begin(_ plan: MigrationPlan) async throws -> (removed: Int, journal: JobJournal) {
         try await staging.prepare()
-        let removed = try await staging.removeLeftovers()
+        let journal = try await openJournal()
+        let removed = try await staging.removeLeftovers(leftoverScope(SegmentUnit.all(of: plan, fields: options.fields)))
         if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
         let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
         try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
-        return removed
+        return (removed, journal)
     }
 
     /// What `start` and `insert` do before their units run: the plan checked, meta.json written,
@@ -213,9 +220,8 @@ public struct MigrationPipeline: Sendable {
     func open(_ plan: MigrationPlan, target: any MigrationTarget) async throws
         -> (JobJournal, [(source: SourceCollection, target: String)], RunTally, [SegmentUnit]) {
         try plan.requireExecutable()
-        _ = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields)
+        let (_, journal) = try await begin(plan)
+        let units = select(SegmentUnit.all(of: plan, fields: options.fields))
         let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
@@ -226,7 +232,8 @@ public struct MigrationPipeline: Sendable {
     /// are not skipped.
     func prepare(_ collections: [(source: SourceCollection, target: String)], units: [SegmentUnit], target: any MigrationTarget,
                  journal: JobJournal, tally: inout RunTally) async throws -> [SegmentUnit] {
-        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
+        let peers = options.shard.map { ShardPeers(staging: staging, shard: $0) }
+        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location, peers: peers)
         for (c, name) in collections {
             if try await !step.prepare(c, into: name, units: units.filter { $0.collection.name == c.name }) {
                 tally.skipped(collection: c.name)
@@ -240,8 +247,20 @@ public struct MigrationPipeline: Sendable {
                         journal: JobJournal, tally: inout RunTally,
                         rule: TargetCapabilities.RowRule = .everyRow, distinctIds: [String: Int64] = [:]) async throws {
         let kept = collections.filter { !tally.isSkipped($0.source.name) }
-        let counts = try await CountStep(target: target, journal: journal, rule: rule, distinctIds: distinctIds).run(kept, units: units)
-        for (name, c) in counts { tally.counted(collection: name, expected: c.expected, actual: c.actual) }
+        let counts = try await CountStep(target: target, journal: journal, rule: rule, distinctIds: distinctIds, shard: options.shard).run(kept, units: units)
+        for (name, c) in counts {
+            tally.counted(collection: name, expected: c.expected, actual: c.actual)
+            if let shard = options.shard, let total = c.collectionTotal {
+                tally.note(collection: name, ["shard \(shard): the collection holds \(total) rows of all shards so far; verify checks the whole"])
+            }
+        }
+        if let shard = options.shard {
+            // The index and the load wait for every shard's rows: the final `verify --load` does them.
+            if options.createIndex || options.loadCollection {
+                logger.notice("shard \(shard): createIndex/loadCollection are left to the final verify --load (it builds the mapped index and loads once every shard is done)")
+            }
+            return
+        }
         let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
         for (c, name) in kept {
             tally.note(collection: c.name, try await step.finish(c, into: name))
