@@ -118,9 +118,11 @@ import Testing
         }
 
         func startAll() async throws -> [LoadReport] {
-            try await withThrowingTaskGroup(of: (Int, LoadReport).self) { group in
-                for i in 0..<count {
-                    group.addTask { (i, try await pipeline(i).start(f.plan, from: f.source, into: f.target)) }
+            let pipelines = (0..<count).map { pipeline($0) }
+            let (plan, source, target) = (f.plan, f.source, f.target)
+            return try await withThrowingTaskGroup(of: (Int, LoadReport).self) { group in
+                for (i, p) in pipelines.enumerated() {
+                    group.addTask { (i, try await p.start(plan, from: source, into: target)) }
                 }
                 var reports: [(Int, LoadReport)] = []
                 for try await r in group { reports.append(r) }
@@ -166,8 +168,10 @@ import Testing
         #expect(PlanReport.text(f.plan, shards: 2).contains("Shard split (2 shards"))
         let run = ShardedRun(f: f, count: 2)
         for i in 0..<2 { _ = try await run.pipeline(i).dump(f.plan, from: f.source) }
+        let pipelines = (0..<2).map { run.pipeline($0) }
+        let target = f.target
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<2 { group.addTask { _ = try await run.pipeline(i).load(into: f.target) } }
+            for p in pipelines { group.addTask { _ = try await p.load(into: target) } }
             try await group.waitForAll()
         }
         await f.expectExact()

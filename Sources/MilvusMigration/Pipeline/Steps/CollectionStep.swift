@@ -33,6 +33,7 @@ struct CollectionStep: Sendable {
             // it is this job's, and onExisting (drop!) must not touch the other shards' rows.
             logger.notice("collection \(name): another shard of this job records it; continuing it")
             try await journal.update(record)
+            if record.skipped == true { return false }
             own = record
         }
         if exists, own != nil {
