@@ -212,3 +212,46 @@ import Testing
         #expect(await f.target.rows(bits.targetName) == 3, "nobody touched the existing collection")
     }
 }
+
+/// The CLI's side: `--shard` and the environment, `plan`'s split, `dump --shard` into one folder.
+@Suite struct ShardCLITests {
+    @Test func shardFlagEnvironmentAndPlanSplit() async throws {
+        let s = try DumpTests.Scenario(rows: 40, segmentsPerTable: 2)
+        var env = ProcessInfo.processInfo.environment
+        env["JOB_COMPLETION_INDEX"] = nil
+        env["MILVUS_MIGRATION_SHARDS"] = nil
+        let bad = try run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "3/3"], environment: env)
+        #expect(bad.0 == 2)
+        #expect(bad.2.contains("--shard: expected i/N with 0 <= i < N"), "\(bad.2)")
+
+        var sharded = env
+        sharded["MILVUS_MIGRATION_SHARDS"] = "2"
+        let unchosen = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: sharded)
+        #expect(unchosen.0 == 2)
+        #expect(unchosen.2.contains("no shard is chosen: pass --shard i/2 or set JOB_COMPLETION_INDEX"), "\(unchosen.2)")
+
+        let plan = try run(cliPath, ["plan", "-c", s.configPath], environment: sharded)
+        #expect(plan.0 == 0, "\(plan.2)")
+        #expect(plan.1.contains("Shard split (2 shards, balanced by bytes)") && plan.1.contains("1/2"), "\(plan.1)")
+
+        // Both shards dump into one folder (one through JOB_COMPLETION_INDEX): every segment staged once.
+        var pod1 = sharded
+        pod1["JOB_COMPLETION_INDEX"] = "1"
+        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "0/2"], environment: sharded).0 == 0)
+        let second = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: pod1)
+        #expect(second.0 == 0, "\(second.2)")
+        var staged: [String] = []
+        for i in 0..<2 {
+            let journal = try await JobJournal.open(LocalStagingArea(root: s.staging), name: "journal.shard-\(i)-of-2.json")
+            let records = await journal.all
+            #expect(!records.isEmpty, "shard \(i) staged segments")
+            staged += records.filter { $0.phase == .staged }.map(\.key)
+        }
+        // 3 tables x 2 segments, each staged by exactly one shard.
+        #expect(staged.count == 6 && Set(staged).count == 6, "\(staged)")
+        for (key, rows) in s.expected {
+            let (collection, partition) = (String(key.split(separator: "/")[0]), String(key.split(separator: "/")[1]))
+            #expect(try s.staged(collection, partition).map(\.0) == rows.map(\.0), "\(key)")
+        }
+    }
+}
