@@ -59,6 +59,24 @@ import Testing
         #expect(ShardSplit.totals(items, shards: 2).map(\.bytes).sorted() == [100, 100])
     }
 
+    @Test func aShardCleansOnlyItsOwnLeftovers() async throws {
+        let dir = TempDir("sharding-leftovers")
+        let area = LocalStagingArea(root: dir.path)
+        let files = ["tables/c/1/data.npy.partial", "tables/c/2/data.npy.partial", "tables/c/p/3/id.npy.partial",
+                     "journal.shard-0-of-2.json.tmp-12-0A1B2C3D", "journal.shard-1-of-2.json.tmp-13-0A1B2C3D",
+                     "meta.json.tmp-7-DEADBEEF", "journal.shard-0-of-2.json", "journal.json"]
+        for f in files {
+            try FileManager.default.createDirectory(atPath: (dir.sub(f) as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try Data("x".utf8).write(to: URL(fileURLWithPath: dir.sub(f)))
+        }
+        #expect(try await area.smallFiles(prefix: "journal.") == ["journal.json", "journal.shard-0-of-2.json"])
+        let removed = try await area.removeLeftovers(LeftoverScope(smallFiles: ["journal.shard-0-of-2.json"], folders: ["tables/c/1", "tables/c/p/3"]))
+        #expect(removed == 3)
+        let left = files.filter { FileManager.default.fileExists(atPath: dir.sub($0)) }
+        #expect(left == ["tables/c/2/data.npy.partial", "journal.shard-1-of-2.json.tmp-13-0A1B2C3D", "meta.json.tmp-7-DEADBEEF",
+                         "journal.shard-0-of-2.json", "journal.json"])
+    }
+
     @Test func shardSelectionParsing() {
         #expect(ShardSelection(parsing: "0/3") == ShardSelection(index: 0, count: 3))
         #expect(ShardSelection(parsing: " 2 / 3 ")?.description == "2/3")
