@@ -211,6 +211,34 @@ import Testing
         await f.expectExact()
     }
 
+    @Test func aShardDoesNotDecideForgottenTasksFromCountsThatOtherShardsChange() async throws {
+        var f = try await PipelineTests.Fixture()
+        f.options.importParallelism = 1
+        f.options.importTimeout = 0.5
+        f.options.shard = ShardSelection(index: 0, count: 2)
+        await f.target.set(tasksHang: true)
+        _ = await #expect(throws: MigrationError.self) { try await f.start() }
+        // The server persisted the rows, then restarted and forgot the task.
+        await f.target.completeHangingTasks()
+        await f.target.restartForgettingTasks()
+        await f.target.set(tasksHang: false)
+        f.options.importTimeout = 60
+        let imports = await f.target.count(of: "startImport")
+        let error = await #expect(throws: MigrationError.self) { try await f.start() }
+        #expect(error?.targetKind == .importUndecided)
+        #expect("\(error.map { "\($0)" } ?? "")".contains("includes the other shards' rows; nothing was imported again"))
+        #expect(await f.target.count(of: "startImport") == imports, "nothing imported on a guess")
+    }
+
+    @Test func insertModeIsRefusedWithShards() async throws {
+        var f = try await PipelineTests.Fixture()
+        f.options.loadMode = .insert
+        f.options.shard = ShardSelection(index: 1, count: 2)
+        let error = await #expect(throws: MigrationError.self) { try await f.pipeline.insert(f.plan, from: f.source, into: f.target) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("loader.mode insert cannot run sharded"))
+        #expect(await f.target.calls.isEmpty)
+    }
+
     @Test func onExistingFailStopsShardZeroAndTheOthersGiveUpWithoutImporting() async throws {
         var f = try await PipelineTests.Fixture(rows: 20, segmentsPerTable: 2)
         f.options.shardWaitTimeout = 1
