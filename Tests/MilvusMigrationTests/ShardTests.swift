@@ -157,6 +157,9 @@ import Testing
         #expect(await f.target.count(of: "startImport") == f.segments)
         #expect(await f.target.count(of: "createCollection") == f.plan.collections.count, "only shard 0 creates collections")
         #expect(reports.map { $0.collections.map(\.segments).reduce(0, +) }.reduce(0, +) == f.segments)
+        // A shard's summary claims only its own rows; the whole is verify's.
+        #expect(reports[1].summary.contains("Shard 1/3: every row this shard imported is in Milvus") && !reports[1].summary.contains("Row counts match the source"))
+        #expect(reports[2].json(plan: nil).serialized(pretty: false).contains("\"shard\":\"2/3\""))
         for i in 0..<3 {
             #expect(FileManager.default.fileExists(atPath: "\(f.scenario.staging)/journal.shard-\(i)-of-3.json"))
         }

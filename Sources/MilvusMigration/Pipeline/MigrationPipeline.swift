@@ -105,7 +105,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "load")
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: start = stage and import, overlapped, + count
@@ -145,7 +145,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "start")
         try await countAndFinish(collections, units: finished, target: target, journal: journal, tally: &tally)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: insert = read and insert, + count (loader.mode: insert)
@@ -197,7 +197,7 @@ public struct MigrationPipeline: Sendable {
         }
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally,
                                  rule: capabilities.rowRule, distinctIds: distinct)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: shared pieces

@@ -21,6 +21,13 @@ extension MigrationPipeline {
         return LeftoverScope(smallFiles: [journalName], folders: Set(select(units).map(\.folder)))
     }
 
+    /// The report says which shard it covers (its counts are the shard's only).
+    func shardReport(_ report: LoadReport) -> LoadReport {
+        var report = report
+        report.shard = options.shard
+        return report
+    }
+
     /// Opens this run's journal after checking that the staging area is not another layout's:
     /// an unsharded journal and shard journals (or shard journals of another N) record different
     /// splits of the same segments, so continuing one with the other would import segments twice.
