@@ -79,6 +79,8 @@ let package = Package(
             dependencies: [
                 "MilvusMigration",
                 "Milvus1xFixture",
+                // The Kubernetes manifests are multi-document YAML, parsed by the tests.
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]

@@ -17,11 +17,21 @@ struct JobOptions: ParsableArguments {
     }
 }
 
+/// `--shard i/N` of the commands that move segments (dump, load, start).
+struct ShardOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Run shard i of N (0-based) of a sharded job: the segments are split by bytes, the same way in every shard. Without it, JOB_COMPLETION_INDEX (Kubernetes Indexed Job) with a shard count from dumper.worker.shards or MILVUS_MIGRATION_SHARDS.", valueName: "i/N"))
+    var shard: String?
+
+    func selection(_ config: MigrationConfig) throws -> ShardSelection? {
+        try config.shardSelection(flag: shard)
+    }
+}
+
 extension MigrationCommands {
     /// The library's commands for a config and the `--col` / `--quiet` flags; the plan's
     /// warnings and problems go to stderr.
-    init(_ config: MigrationConfig, _ options: ConfigOptions, quiet: Bool = false) {
-        self.init(config: config, collections: options.collections, quiet: quiet) { plan in
+    init(_ config: MigrationConfig, _ options: ConfigOptions, quiet: Bool = false, shard: ShardSelection? = nil) {
+        self.init(config: config, collections: options.collections, quiet: quiet, shard: shard) { plan in
             for warning in plan.diagnostics.warnings { Terminal.warning(warning.description) }
             for problem in plan.problems { Terminal.error(problem.description) }
         }

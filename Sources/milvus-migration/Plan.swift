@@ -15,8 +15,9 @@ struct Plan: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let (plan, _) = try await MigrationCommands(try options.loadConfig([.meta, .source]), options).plan()
-            Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan))
+            let config = try options.loadConfig([.meta, .source])
+            let (plan, _) = try await MigrationCommands(config, options).plan()
+            Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan, shards: try config.shardCount()))
             if let report { try Reports.write(PlanReport.json(plan), to: report) }
             try plan.requireExecutable()
         }

@@ -10,9 +10,12 @@ struct Start: AsyncParsableCommand {
 
     @OptionGroup var job: JobOptions
 
+    @OptionGroup var sharding: ShardOptions
+
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let commands = MigrationCommands(try options.loadConfig([.meta, .source, .target, .milvus]), options, quiet: job.quiet)
+            let config = try options.loadConfig([.meta, .source, .target, .milvus])
+            let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
             let (result, plan) = try await Interrupts.cancellingOnSignal { try await commands.start() }
             Terminal.print(result.summary)
             try job.writeReport(result.json(plan: plan))

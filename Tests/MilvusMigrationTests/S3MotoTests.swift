@@ -109,6 +109,16 @@ struct S3MotoTests {
         _ = try await client.createMultipartUpload("other/x.npy")
         #expect(try await area.removeLeftovers() == 1)
         #expect(try await client.listMultipartUploads(prefix: "").map(\.key) == ["other/x.npy"])
+
+        // A shard aborts only the uploads in its own segment folders (another shard's are in
+        // progress), and finds the journals at the root.
+        _ = try await client.createMultipartUpload("run1/migration/tables/c/4/data.npy")
+        _ = try await client.createMultipartUpload("run1/migration/tables/c/5/data.npy")
+        #expect(try await area.removeLeftovers(LeftoverScope(smallFiles: ["journal.shard-0-of-2.json"], folders: ["tables/c/4"])) == 1)
+        #expect(try await client.listMultipartUploads(prefix: "run1/").map(\.key) == ["run1/migration/tables/c/5/data.npy"])
+        try await area.writeSmallFile("journal.shard-0-of-2.json", Array("{}".utf8))
+        try await area.writeSmallFile("journal.json", Array("{}".utf8))
+        #expect(try await area.smallFiles(prefix: "journal.") == ["journal.json", "journal.shard-0-of-2.json"])
     }
 
     /// `dump` to the bucket, read back and compared byte for byte with a local dump; each of the

@@ -10,10 +10,13 @@ public struct MigrationCommands: Sendable {
     public var quiet: Bool
     /// Receives the plan's warnings and problems before a job runs (the CLI prints them).
     public var diagnostics: @Sendable (MigrationPlan) -> Void
+    /// This process's shard of a sharded job (dump, load, start); nil: all segments.
+    public var shard: ShardSelection?
 
-    public init(config: MigrationConfig, collections: [String] = [], quiet: Bool = false,
+    public init(config: MigrationConfig, collections: [String] = [], quiet: Bool = false, shard: ShardSelection? = nil,
                 diagnostics: @escaping @Sendable (MigrationPlan) -> Void = { _ in }) {
         self.config = config
+        self.shard = shard
         self.collections = collections
         self.quiet = quiet
         self.diagnostics = diagnostics
@@ -39,7 +42,11 @@ public struct MigrationCommands: Sendable {
     }
 
     var pipeline: (any StagingArea) -> MigrationPipeline {
-        { MigrationPipeline(staging: $0, options: config.pipelineOptions(quiet: quiet)) }
+        { [shard] in
+            var options = config.pipelineOptions(quiet: quiet)
+            options.shard = shard
+            return MigrationPipeline(staging: $0, options: options)
+        }
     }
 
     /// `dump`: every live segment to NumPy files in the staging area.
@@ -110,6 +117,10 @@ extension MigrationConfig {
         // stalled (default 120 s); tests of a restarted server shorten it.
         if let text = environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
             o.stallTimeout = seconds
+        }
+        // How long shards 1…N-1 wait for shard 0 to prepare a collection (default 600 s).
+        if let text = environment["MILVUS_MIGRATION_SHARD_WAIT_SECONDS"], let seconds = Double(text), seconds > 0 {
+            o.shardWaitTimeout = seconds
         }
         return o
     }

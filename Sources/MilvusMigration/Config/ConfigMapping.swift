@@ -245,3 +245,50 @@ extension S3Credentials {
     }
 
 }
+
+extension MigrationConfig {
+    /// The shard this process runs: `--shard i/N` when given; otherwise, with a shard count N > 1
+    /// (`dumper.worker.shards`, or the environment's `MILVUS_MIGRATION_SHARDS`), the Kubernetes
+    /// Indexed Job's `JOB_COMPLETION_INDEX`. Nil: an unsharded run. Every inconsistency is an
+    /// error, because a wrong split migrates segments twice or never.
+    public func shardSelection(flag: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ShardSelection? {
+        let count = try shardCount(environment: environment)
+        if let flag {
+            guard let shard = ShardSelection(parsing: flag) else {
+                throw MigrationError.usage("--shard: expected i/N with 0 <= i < N (e.g. --shard 0/3), got '\(flag)'")
+            }
+            if let count, count != shard.count {
+                throw MigrationError.usage("--shard \(shard): the shard count \(shard.count) differs from the configured \(count) (dumper.worker.shards or MILVUS_MIGRATION_SHARDS)")
+            }
+            return shard.count > 1 ? shard : nil
+        }
+        let indexText = environment["JOB_COMPLETION_INDEX"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        guard let count, count > 1 else {
+            if let indexText, indexText != "0" {
+                throw MigrationError.usage("JOB_COMPLETION_INDEX is \(indexText) but no shard count is set: set dumper.worker.shards (or MILVUS_MIGRATION_SHARDS) to the Job's completions")
+            }
+            return nil
+        }
+        guard let indexText else {
+            throw MigrationError.usage("a shard count of \(count) is set (dumper.worker.shards or MILVUS_MIGRATION_SHARDS) but no shard is chosen: pass --shard i/\(count) or set JOB_COMPLETION_INDEX")
+        }
+        guard let index = Int(indexText), let shard = ShardSelection(index: index, count: count) else {
+            throw MigrationError.usage("JOB_COMPLETION_INDEX is '\(indexText)', not a shard index from 0 to \(count - 1) (shard count \(count))")
+        }
+        return shard
+    }
+
+    /// The configured shard count: `dumper.worker.shards`, or `MILVUS_MIGRATION_SHARDS`
+    /// (both set to different values is an error); nil when neither is set.
+    public func shardCount(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Int? {
+        let fromEnv = environment["MILVUS_MIGRATION_SHARDS"].map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        guard let fromEnv else { return dumper.shards }
+        guard let n = Int(fromEnv), n >= 1, n <= 100_000 else {
+            throw MigrationError.usage("MILVUS_MIGRATION_SHARDS: expected a shard count from 1 to 100000, got '\(fromEnv)'")
+        }
+        if let configured = dumper.shards, configured != n {
+            throw MigrationError.config(file: file, key: "dumper.worker.shards", message: "is \(configured), but MILVUS_MIGRATION_SHARDS is \(n); set one of them")
+        }
+        return n
+    }
+}

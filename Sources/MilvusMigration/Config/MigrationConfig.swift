@@ -22,6 +22,9 @@ public struct MigrationConfig: Sendable {
         public var groupMB: Int = MigrationConfig.defaultGroupMB
         /// Write buffer in KB (the reference tool allocates but never uses it).
         public var writerBufferKB: Int = 1024
+        /// Shard count of a sharded job (`dumper.worker.shards`); the index comes from `--shard`
+        /// or `JOB_COMPLETION_INDEX`.
+        public var shards: Int?
     }
 
     public typealias LoaderMode = LoadMode
@@ -198,6 +201,7 @@ extension MigrationConfig {
         c.dumper.groupMB = try doc.int("dumper.worker.groupmb", "dumper.worker.groupMB", range: 0...65_536) ?? MigrationConfig.defaultGroupMB
         c.dumper.readerBufferKB = try doc.int("dumper.worker.reader.buffersize", "dumper.worker.reader.bufferSize", range: 0...1_048_576).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.dumper.writerBufferKB = try doc.int("dumper.worker.writer.buffersize", "dumper.worker.writer.bufferSize", range: 0...1_073_741_824).flatMap { $0 > 0 ? $0 : nil } ?? 1024
+        c.dumper.shards = try doc.int("dumper.worker.shards", "dumper.worker.shards", range: 1...100_000)
         c.loader.limit = try doc.int("loader.worker.limit", "loader.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
         c.loader.importTimeout = try doc.double("loader.worker.importtimeout", "loader.worker.importTimeout") ?? 3600
         if let mode = try doc.choice("loader.mode", "loader.mode", LoaderMode.self) { c.loader.mode = mode }
@@ -287,7 +291,8 @@ extension MigrationConfig {
     /// Every key this tool reads (lower-case dotted paths).
     static let knownKeys: Set<String> = {
         var keys: Set<String> = [
-            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize", "dumper.worker.groupmb",
+            "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.shards", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
+            "dumper.worker.groupmb",
             "loader.worker.limit", "loader.worker.importtimeout", "loader.mode", "loader.insert.batchmb",
             "meta.mode", "meta.localfile", "meta.mockfile", "meta.remotemetafile", "meta.sqlitefile", "meta.mysqlurl",
             "source.mode", "source.local.tablesdir", "source.remote.tablesdir",

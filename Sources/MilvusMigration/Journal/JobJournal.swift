@@ -9,6 +9,16 @@ public struct CollectionRecord: Codable, Sendable, Equatable {
     /// Rows the collection had before this job imported anything (0 when created).
     public var rowsBefore: Int64
     public var updated: Date
+    /// Sharded runs: shard 0 skipped it (`onExisting: skip`), and so do the other shards.
+    public var skipped: Bool?
+
+    public init(name: String, createdByJob: Bool, rowsBefore: Int64, updated: Date, skipped: Bool? = nil) {
+        self.name = name
+        self.createdByJob = createdByJob
+        self.rowsBefore = rowsBefore
+        self.updated = updated
+        self.skipped = skipped
+    }
 }
 
 /// The job journal: one JSON file in the staging root, rewritten atomically (temp file, fsync,
@@ -23,19 +33,23 @@ public actor JobJournal {
     }
 
     private let staging: any StagingArea
+    /// `journal.json`, or a shard's `journal.shard-<i>-of-<N>.json`.
+    public nonisolated let name: String
     private var records: [String: SegmentRecord]
     private var collectionRecords: [String: CollectionRecord]
 
-    private init(staging: any StagingArea, records: [String: SegmentRecord], collections: [String: CollectionRecord] = [:]) {
+    private init(staging: any StagingArea, name: String, records: [String: SegmentRecord], collections: [String: CollectionRecord] = [:]) {
         self.staging = staging
+        self.name = name
         self.records = records
         self.collectionRecords = collections
     }
 
-    /// Opens the journal of a staging area (empty when there is none yet).
-    public static func open(_ staging: any StagingArea) async throws -> JobJournal {
+    /// Opens the journal of a staging area (empty when there is none yet); `name` is a shard's
+    /// journal when the run is sharded.
+    public static func open(_ staging: any StagingArea, name fileName: String = fileName) async throws -> JobJournal {
         guard let bytes = try await staging.readSmallFile(fileName) else {
-            return JobJournal(staging: staging, records: [:])
+            return JobJournal(staging: staging, name: fileName, records: [:])
         }
         do {
             let decoder = JSONDecoder()
@@ -44,7 +58,7 @@ public actor JobJournal {
             guard file.version == 1 else {
                 throw MigrationError.io(path: "\(staging.location)/\(fileName)", operation: "use", reason: "journal version \(file.version) is not supported")
             }
-            return JobJournal(staging: staging, records: Dictionary(file.segments.map { ($0.key, $0) }, uniquingKeysWith: { $1 }),
+            return JobJournal(staging: staging, name: fileName, records: Dictionary(file.segments.map { ($0.key, $0) }, uniquingKeysWith: { $1 }),
                               collections: Dictionary((file.collections ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 }))
         } catch let error as MigrationError {
             throw error
@@ -86,7 +100,7 @@ public actor JobJournal {
         let write = Task {
             _ = await previous?.result
             let bytes = try await self.encoded()
-            try await staging.writeSmallFile(JobJournal.fileName, bytes)
+            try await staging.writeSmallFile(self.name, bytes)
         }
         lastWrite = write
         try await write.value

@@ -31,9 +31,7 @@ public struct MigrationPipeline: Sendable {
     /// Stages every live segment of `plan`, `stageParallelism` at a time.
     public func dump(_ plan: MigrationPlan, from source: any SourceStorage) async throws -> DumpReport {
         try plan.requireExecutable()
-        let removed = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: options.groupBytes, journaledKeys: await journal.all.map(\.key))
+        let (removed, journal, units) = try await begin(plan, groupBytes: options.groupBytes)
         let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
         progress.start()
         defer { progress.stop() }
@@ -64,13 +62,14 @@ public struct MigrationPipeline: Sendable {
         }
         let meta = try MetaJSON.decode(Data(metaBytes), origin: "\(staging.location)/meta.json").selecting(selected)
         if let problem = meta.diagnostics.errors.first { throw MigrationError.meta(source: meta.origin, message: problem.description) }
-        let journal = try await JobJournal.open(staging)
+        let journal = try await openJournal()
 
-        // Every segment must be staged, with the files the journal recorded.
-        let units = SegmentUnit.all(of: meta, renames: renames, fields: options.fields, journaledKeys: await journal.all.map(\.key))
+        // Every segment (of this shard) must be staged, with the files the journal recorded, in
+        // the units (groups) the dump staged.
+        let units = select(SegmentUnit.all(of: meta, renames: renames, fields: options.fields, journaledKeys: try await journaledKeys(journal)))
         for unit in units {
             guard let record = await journal.record(unit.key), record.phase != .pending, !record.files.isEmpty else {
-                throw MigrationError.usage("\(unit) was not dumped (no staged files in \(staging.location)); run dump first")
+                throw MigrationError.usage("\(unit) was not dumped (no staged files in \(staging.location)/\(journal.name)); run dump\(options.shard.map { " --shard \($0)" } ?? "") first")
             }
         }
         let collections = meta.collections.map { (source: $0, target: renames[$0.name] ?? $0.name) }
@@ -106,7 +105,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "load")
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: start = stage and import, overlapped, + count
@@ -146,7 +145,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "start")
         try await countAndFinish(collections, units: finished, target: target, journal: journal, tally: &tally)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: insert = read and insert, + count (loader.mode: insert)
@@ -157,6 +156,11 @@ public struct MigrationPipeline: Sendable {
     public func insert(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
         let started = Date()
         try plan.requireExecutable()
+        if let shard = options.shard {
+            // Insert mode settles a batch whose answer was lost from the partition counts, which
+            // the other shards change at the same time.
+            throw MigrationError.usage("--shard \(shard): loader.mode insert cannot run sharded (its resume decides lost batches from partition counts, which other shards change); use loader.mode import, or run insert mode without shards")
+        }
         let capabilities = try await target.capabilities()
         // A collection the target cannot hold fails the run before any row is sent.
         if !capabilities.binaryVectors, let c = plan.collections.first(where: { $0.source.vectorKind == .binary }) {
@@ -193,19 +197,39 @@ public struct MigrationPipeline: Sendable {
         }
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally,
                                  rule: capabilities.rowRule, distinctIds: distinct)
-        return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
     // MARK: shared pieces
 
-    /// Removes half-written files and writes meta.json of what is being migrated.
-    func begin(_ plan: MigrationPlan) async throws -> Int {
+    /// Opens the journal, removes half-written files (of this shard's segments when sharded) and
+    /// writes meta.json of what is being migrated: the whole plan, so every shard writes the same
+    /// file and `load --shard` splits it as `dump --shard` split the plan.
+    /// Also returns this run's units: the plan's segments, grouped up to `groupBytes` where no
+    /// journal of the job fixes their shape, and selected for this shard.
+    func begin(_ plan: MigrationPlan, groupBytes: Int64) async throws -> (removed: Int, journal: JobJournal, units: [SegmentUnit]) {
         try await staging.prepare()
-        let removed = try await staging.removeLeftovers()
+        let journal = try await openJournal()
+        let all = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: groupBytes, journaledKeys: try await journaledKeys(journal))
+        let removed = try await staging.removeLeftovers(leftoverScope(all))
         if removed > 0 { logger.notice("removed \(removed) half-written file(s) left by an interrupted run") }
         let meta = SourceMeta(collections: plan.collections.map(\.source), origin: plan.metaOrigin)
         try await staging.writeSmallFile("meta.json", Array(MetaJSON.encode(meta).utf8))
-        return removed
+        return (removed, journal, select(all))
+    }
+
+    /// The units every journal of the job holds (this run's and, sharded, the other shards'):
+    /// their shapes (segment or group) are fixed, so all shards agree on them after any change
+    /// of `dumper.worker.groupMB`.
+    func journaledKeys(_ journal: JobJournal) async throws -> [String] {
+        var keys = await journal.all.map(\.key)
+        if let shard = options.shard {
+            let peers = ShardPeers(staging: staging, shard: shard)
+            for index in 0..<shard.count where index != shard.index {
+                keys += try await peers.journal(of: index).all.map(\.key)
+            }
+        }
+        return keys
     }
 
     /// What `start` and `insert` do before their units run: the plan checked, meta.json written,
@@ -215,10 +239,7 @@ public struct MigrationPipeline: Sendable {
     func open(_ plan: MigrationPlan, target: any MigrationTarget, groupBytes: Int64? = nil) async throws
         -> (JobJournal, [(source: SourceCollection, target: String)], RunTally, [SegmentUnit]) {
         try plan.requireExecutable()
-        _ = try await begin(plan)
-        let journal = try await JobJournal.open(staging)
-        let units = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: groupBytes ?? options.groupBytes,
-                                    journaledKeys: await journal.all.map(\.key))
+        let (_, journal, units) = try await begin(plan, groupBytes: groupBytes ?? options.groupBytes)
         let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
@@ -229,7 +250,8 @@ public struct MigrationPipeline: Sendable {
     /// are not skipped.
     func prepare(_ collections: [(source: SourceCollection, target: String)], units: [SegmentUnit], target: any MigrationTarget,
                  journal: JobJournal, tally: inout RunTally) async throws -> [SegmentUnit] {
-        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
+        let peers = options.shard.map { ShardPeers(staging: staging, shard: $0) }
+        let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location, peers: peers)
         for (c, name) in collections {
             if try await !step.prepare(c, into: name, units: units.filter { $0.collection.name == c.name }) {
                 tally.skipped(collection: c.name)
@@ -243,8 +265,20 @@ public struct MigrationPipeline: Sendable {
                         journal: JobJournal, tally: inout RunTally,
                         rule: TargetCapabilities.RowRule = .everyRow, distinctIds: [String: Int64] = [:]) async throws {
         let kept = collections.filter { !tally.isSkipped($0.source.name) }
-        let counts = try await CountStep(target: target, journal: journal, rule: rule, distinctIds: distinctIds).run(kept, units: units)
-        for (name, c) in counts { tally.counted(collection: name, expected: c.expected, actual: c.actual) }
+        let counts = try await CountStep(target: target, journal: journal, rule: rule, distinctIds: distinctIds, shard: options.shard).run(kept, units: units)
+        for (name, c) in counts {
+            tally.counted(collection: name, expected: c.expected, actual: c.actual)
+            if let shard = options.shard, let total = c.collectionTotal {
+                tally.note(collection: name, ["shard \(shard): the collection holds \(total) rows of all shards so far; verify checks the whole"])
+            }
+        }
+        if let shard = options.shard {
+            // The index and the load wait for every shard's rows: the final `verify --load` does them.
+            if options.createIndex || options.loadCollection {
+                logger.notice("shard \(shard): createIndex/loadCollection are left to the final verify --load (it builds the mapped index and loads once every shard is done)")
+            }
+            return
+        }
         let step = CollectionStep(target: target, journal: journal, options: options, stagingLocation: staging.location)
         for (c, name) in kept {
             tally.note(collection: c.name, try await step.finish(c, into: name))

@@ -30,6 +30,10 @@ public struct PipelineOptions: Sendable {
     public var insertBatchBytes = 16 << 20
     /// No progress output.
     public var quiet = false
+    /// This process's part of a sharded job (`--shard i/N`); nil: every segment.
+    public var shard: ShardSelection?
+    /// Sharded runs: how long shards 1…N-1 wait for shard 0 to prepare a collection.
+    public var shardWaitTimeout: Double = 600
 
     public init() {}
 }

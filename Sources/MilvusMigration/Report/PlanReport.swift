@@ -2,7 +2,7 @@ import Foundation
 
 /// `plan` output: a table per collection and partition plus every problem, as text or JSON.
 public enum PlanReport {
-    public static func text(_ plan: MigrationPlan) -> String {
+    public static func text(_ plan: MigrationPlan, shards: Int? = nil) -> String {
         var table = TextTable(headers: ["collection", "partition (1.x tag)", "kind", "dim", "metric", "segments", "live rows", "deleted rows", "source bytes", "staged bytes"],
                               numeric: [3, 5, 6, 7, 8, 9])
         for c in plan.collections {
@@ -25,6 +25,7 @@ public enum PlanReport {
         out += table.render() + "\n\n"
         let staged = plan.collections.reduce(Int64(0)) { $0 + $1.stagedBytes }
         out += "Total: \(plan.collections.count) collection(s), \(plan.segmentCount) segment(s), \(Format.count(plan.liveRows)) live rows, \(Format.bytes(staged)) to stage.\n"
+        if let shards, shards > 1 { out += "\n" + shardText(plan, shards: shards) }
         let warnings = plan.diagnostics.warnings
         let errors = plan.diagnostics.errors
         if !warnings.isEmpty {
@@ -83,6 +84,15 @@ public enum PlanReport {
             ("problems", .array(plan.diagnostics.errors.map(diagnosticJSON))),
             ("warnings", .array(plan.diagnostics.warnings.map(diagnosticJSON))),
         ])
+    }
+
+    /// The split `--shard i/N` will use: segments and meta bytes per shard.
+    static func shardText(_ plan: MigrationPlan, shards: Int) -> String {
+        var table = TextTable(headers: ["shard", "segments", "bytes (meta)"], numeric: [1, 2])
+        for (i, t) in ShardSplit.totals(plan.shardItems, shards: shards).enumerated() {
+            table.add(["\(i)/\(shards)", String(t.segments), Format.bytes(t.bytes)])
+        }
+        return "Shard split (\(shards) shards, balanced by bytes):\n" + table.render() + "\n"
     }
 
     static func diagnosticJSON(_ d: Diagnostic) -> JSONValue {

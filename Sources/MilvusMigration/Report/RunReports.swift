@@ -39,6 +39,8 @@ public struct LoadReport: Sendable {
     public var collections: [Collection]
     public var seconds: Double
     public var endpoint: String
+    /// A sharded run: the rows are this shard's, the collections hold the other shards' too.
+    public var shard: ShardSelection? = nil
 }
 
 /// The one results aggregator of the pipeline: the steps report what happened to each segment
@@ -137,7 +139,8 @@ extension DumpReport {
 
 extension LoadReport {
     public var summary: String {
-        var table = TextTable(headers: ["collection", "2.x collection", "segments", "imported now", "imported before", "rows in Milvus", "source live rows", "result"],
+        let rowHeaders = shard == nil ? ["rows in Milvus", "source live rows"] : ["shard rows found", "shard live rows"]
+        var table = TextTable(headers: ["collection", "2.x collection", "segments", "imported now", "imported before"] + rowHeaders + ["result"],
                               numeric: [2, 3, 4, 5, 6])
         for c in collections {
             let result = c.skipped ? "skipped" : (c.actualRows == c.expectedRows ? "ok" : "MISMATCH")
@@ -148,7 +151,12 @@ extension LoadReport {
         for c in collections where !c.notes.isEmpty { out += "\n  \(c.target): \(c.notes.joined(separator: "; "))" }
         let imported = collections.reduce(0) { $0 + $1.segments - $1.alreadyImported }
         out += "\n\n" + (imported == 0 ? "Nothing to import: every segment was imported by an earlier run. " : "")
-        out += "Row counts match the source. Milvus at \(endpoint), \(String(format: "%.1f", seconds)) s."
+        if let shard {
+            out += "Shard \(shard): every row this shard imported is in Milvus; the collections also hold the other shards' rows, so run verify once every shard is done. "
+        } else {
+            out += "Row counts match the source. "
+        }
+        out += "Milvus at \(endpoint), \(String(format: "%.1f", seconds)) s."
         return out
     }
 }
@@ -160,6 +168,7 @@ extension LoadReport {
         .object([
             ("endpoint", .string(endpoint)),
             ("seconds", .double(seconds)),
+            ("shard", .optional(shard?.description)),
             ("collections", .array(collections.map { c in
                 let planned = plan?.collections.first { $0.source.name == c.source }
                 var members: [(String, JSONValue)] = [

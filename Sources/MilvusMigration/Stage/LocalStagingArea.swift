@@ -43,23 +43,35 @@ public struct LocalStagingArea: StagingArea {
         return try file.readSync(at: 0, count: Int(file.size))
     }
 
-    /// The small files the tool writes at the staging root (`writeSmallFile`).
-    static let smallFiles = ["journal.json", "meta.json"]
+    public func smallFiles(prefix: String) async throws -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .filter { $0.hasPrefix(prefix) && !$0.contains(".tmp-") && !$0.hasSuffix(LocalStagingArea.partialSuffix) }.sorted()
+    }
 
     /// Removes what an interrupted run of this tool left, and nothing else: `<file>.npy.partial`
     /// under `tables/` (the folders the dump owns), and the temporaries of `journal.json` and
     /// `meta.json` at the root (exactly `<name>.tmp-<pid>-<8 hex>`). Only regular files are
     /// removed; symbolic links are neither followed nor removed. Other files (a user's
     /// `backup.tmp-keep`, anything outside `tables/`) are left alone.
-    public func removeLeftovers() async throws -> Int {
+    public func removeLeftovers(_ scope: LeftoverScope) async throws -> Int {
         var removed = 0
         func isRegular(_ path: String) -> Bool {
             var info = stat()
             return lstat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        where LocalStagingArea.smallFiles.contains(where: { AtomicFile.isTemporary(name, of: $0) }) && isRegular(full(name)) {
+        where scope.smallFiles.contains(where: { AtomicFile.isTemporary(name, of: $0) }) && isRegular(full(name)) {
             if unlink(full(name)) == 0 { removed += 1 }
+        }
+        if let only = scope.folders {
+            // One shard's segment folders: only the files directly in them.
+            for folder in only.sorted() {
+                for name in (try? FileManager.default.contentsOfDirectory(atPath: full(folder))) ?? []
+                where name.hasSuffix(".npy\(LocalStagingArea.partialSuffix)") && isRegular(full("\(folder)/\(name)")) {
+                    if unlink(full("\(folder)/\(name)")) == 0 { removed += 1 }
+                }
+            }
+            return removed
         }
         // Depth-first through real folders only.
         var folders = ["tables"]

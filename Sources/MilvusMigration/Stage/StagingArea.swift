@@ -12,8 +12,11 @@ public protocol StagingArea: Sendable {
     /// Small files (journal, meta.json), replaced atomically.
     func writeSmallFile(_ path: String, _ bytes: [UInt8]) async throws
     func readSmallFile(_ path: String) async throws -> [UInt8]?
-    /// Removes files a killed run left half-written; returns how many.
-    func removeLeftovers() async throws -> Int
+    /// Removes files a killed run left half-written, within `scope`; returns how many.
+    func removeLeftovers(_ scope: LeftoverScope) async throws -> Int
+    /// Names of the committed small files at the staging root that start with `prefix`
+    /// (e.g. every `journal.*`), temporaries excluded.
+    func smallFiles(prefix: String) async throws -> [String]
     /// The path string Milvus `Import` is given for a staged file.
     func importPath(_ path: String) -> String
     /// Checks (or creates) what the area needs before the first file: the bucket for a remote
@@ -23,6 +26,26 @@ public protocol StagingArea: Sendable {
 
 extension StagingArea {
     public func prepare() async throws {}
+
+    /// Everything an unsharded run owns.
+    public func removeLeftovers() async throws -> Int { try await removeLeftovers(.whole) }
+}
+
+/// What one run may clean up. Shards running at once in one staging area each clean only their
+/// own segment folders and their own journal's temporaries: another shard's `.partial` file
+/// or multipart upload is work in progress, not a leftover.
+public struct LeftoverScope: Sendable {
+    /// Small files at the root whose temporaries (`<name>.tmp-<pid>-<hex>`) may be removed.
+    public var smallFiles: [String]
+    /// Segment folders (`tables/...`) whose half-written `.npy` files may be removed; nil: all of `tables/`.
+    public var folders: Set<String>?
+
+    public init(smallFiles: [String], folders: Set<String>?) {
+        self.smallFiles = smallFiles
+        self.folders = folders
+    }
+
+    public static let whole = LeftoverScope(smallFiles: ["journal.json", "meta.json"], folders: nil)
 }
 
 /// A staged file being written. Bytes land under a temporary name; `commit` makes the file durable

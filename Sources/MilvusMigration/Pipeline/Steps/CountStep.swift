@@ -9,6 +9,9 @@ struct CountStep: Sendable {
     var rule: TargetCapabilities.RowRule = .everyRow
     /// With `onePerPrimaryKey`: the distinct ids of each source collection's live rows.
     var distinctIds: [String: Int64] = [:]
+    /// Sharded: the other shards import into the same collections at the same time, so only a
+    /// lower bound can be checked here (`verify` checks the whole).
+    var shard: ShardSelection?
     let logger = Logger(label: "milvus-migration.load")
 
     /// One collection's counts.
@@ -16,6 +19,8 @@ struct CountStep: Sendable {
         /// Rows Milvus should have: the live rows migrated plus the rows it had before (append).
         var expected: Int64
         var actual: Int64
+        /// Sharded: the collection's rows of all shards at the time of the count.
+        var collectionTotal: Int64?
     }
 
     /// `collections` are the source collections with their 2.x names; `units` every segment
@@ -47,6 +52,14 @@ struct CountStep: Sendable {
                 }
                 if distinct != liveRows {
                     logger.notice("collection \(c.name): \(liveRows - distinct) live row(s) share an id with another; the target keeps one row per primary key, so it has \(distinct)")
+                }
+                continue
+            }
+            if shard != nil {
+                // This shard's rows must be there; the rest belongs to the other shards.
+                counts[c.name] = Counts(expected: before + liveRows, actual: min(actual, before + liveRows), collectionTotal: actual)
+                if actual < before + liveRows {
+                    mismatches.append("collection '\(name)': Milvus has \(actual) rows, fewer than the \(liveRows) live rows this shard (\(shard!)) imported\(before > 0 ? " (+\(before) before the load)" : "")")
                 }
                 continue
             }

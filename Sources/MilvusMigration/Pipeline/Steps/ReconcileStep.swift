@@ -160,7 +160,7 @@ struct ReconcileStep: Sendable {
                     if let r = await journal.record(unit.key) { known += Self.knownRows(r) }
                 }
                 guard groups.keys.filter({ $0.hasPrefix("\(name)\u{0}") }).count == 1 else {
-                    throw MigrationError.target(.importUndecided, subject: "collection '\(name)'", message: "cannot tell which imports of an earlier run persisted rows (several partitions of a collection that had rows before); check the collection and remove \(staging.location)/\(JobJournal.fileName) to start over")
+                    throw MigrationError.target(.importUndecided, subject: "collection '\(name)'", message: "cannot tell which imports of an earlier run persisted rows (several partitions of a collection that had rows before); check the collection and remove \(staging.location)/\(journal.name) to start over")
                 }
             }
             let extra = actual - known
@@ -172,6 +172,13 @@ struct ReconcileStep: Sendable {
             guard !group.isEmpty else { continue }
             let rows = group.map { rowsOf[$0.key]! }
             let names = group.map(\.key).joined(separator: ", ")
+            if let shard = options.shard {
+                // The partition's count includes the other shards' rows, imported while this shard
+                // was away and perhaps still being imported: no subset of this shard's segments can
+                // be told from it.
+                throw MigrationError.target(.importUndecided, subject: "collection '\(name)' partition '\(partition)'",
+                    message: "shard \(shard) cannot tell whether the import(s) of \(names) (task outcome unknown after a server restart or a lost answer) persisted rows: the partition's row count (\(actual)) includes the other shards' rows; nothing was imported again. Check the partition once every shard has finished (verify --full)")
+            }
             guard let mask = ReconcileStep.persistedSubset(rows: rows, extra: extra) else {
                 throw MigrationError.target(.importUndecided, subject: "collection '\(name)' partition '\(partition)'",
                     message: "cannot tell whether the import(s) of \(names) (task outcome unknown after a server restart or a lost answer) persisted rows: Milvus has \(actual) rows there, the journal accounts for \(known), and no single combination of those segments' rows (\(rows.map(String.init).joined(separator: ", "))) explains the difference; nothing was imported again")

@@ -78,12 +78,23 @@ public struct S3StagingArea: StagingArea {
     /// uploads, even under the root, are not touched. Another dump writing to the same prefix at
     /// the same time would lose its uploads too; as with a local folder, one dump per output
     /// prefix at a time.
-    public func removeLeftovers() async throws -> Int {
-        let uploads = try await client.listMultipartUploads(prefix: "\(root)/tables/").filter { $0.key.hasSuffix(".npy") }
+    public func removeLeftovers(_ scope: LeftoverScope) async throws -> Int {
+        let uploads = try await client.listMultipartUploads(prefix: "\(root)/tables/").filter { upload in
+            guard upload.key.hasSuffix(".npy") else { return false }
+            guard let folders = scope.folders else { return true }
+            // One shard's segment folders only: another shard's upload is in progress.
+            let relative = String(upload.key.dropFirst(root.count + 1))
+            return folders.contains((relative as NSString).deletingLastPathComponent)
+        }
         for upload in uploads {
             try await client.abortMultipartUpload(upload.key, uploadId: upload.uploadId)
         }
         return uploads.count
+    }
+
+    public func smallFiles(prefix: String) async throws -> [String] {
+        let page = try await client.listObjects(prefix: "\(root)/\(prefix)", delimiter: "/")
+        return page.objects.map { String($0.key.dropFirst(root.count + 1)) }.sorted()
     }
 
     /// The object key: Milvus's Import takes keys inside its own bucket, without `s3://` and
