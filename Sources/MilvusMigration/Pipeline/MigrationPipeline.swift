@@ -106,6 +106,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "load")
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally)
+        try await cleanup(active, journal: journal, tally: &tally)
         return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
     }
 
@@ -146,6 +147,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "start")
         try await countAndFinish(collections, units: finished, target: target, journal: journal, tally: &tally)
+        try await cleanup(finished, journal: journal, tally: &tally)
         return tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
     }
 
@@ -246,6 +248,14 @@ public struct MigrationPipeline: Sendable {
         for (c, name) in kept {
             tally.note(collection: c.name, try await step.finish(c, into: name))
         }
+    }
+
+    /// `target.cleanup`: the staged files of the imported segments, after the counts passed
+    /// (`countAndFinish` throws on a mismatch, the import loops on a failed import).
+    func cleanup(_ units: [SegmentUnit], journal: JobJournal, tally: inout RunTally) async throws {
+        guard options.cleanup else { return }
+        let removed = try await CleanupStep(staging: staging, journal: journal).run(units)
+        tally.cleanedUp(segments: removed.segments, files: removed.files, bytes: removed.bytes)
     }
 
     /// Stops the progress line however `body` ends.

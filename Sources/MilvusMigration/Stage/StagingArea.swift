@@ -14,6 +14,9 @@ public protocol StagingArea: Sendable {
     func readSmallFile(_ path: String) async throws -> [UInt8]?
     /// Removes files a killed run left half-written; returns how many.
     func removeLeftovers() async throws -> Int
+    /// Removes committed files (`target.cleanup`, after their import and the row counts); a
+    /// file already gone is no error.
+    func remove(_ paths: [String]) async throws
     /// The path string Milvus `Import` is given for a staged file.
     func importPath(_ path: String) -> String
     /// Checks (or creates) what the area needs before the first file: the bucket for a remote
