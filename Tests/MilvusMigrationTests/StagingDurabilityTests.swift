@@ -231,6 +231,7 @@ import Testing
         await f.expectExact("after the rerun")
         let dump = try await f.pipeline.dump(f.plan, from: f.source)
         #expect(dump.collections.map(\.segments).reduce(0, +) == 0, "dump does not stage a cleaned segment again")
+        #expect(dump.collections.allSatisfy { $0.bytes == 0 }, "removed files are not reported as staged bytes")
         #expect((FileManager.default.subpaths(atPath: "\(f.scenario.staging)/tables") ?? []).filter { $0.hasSuffix(".npy") }.isEmpty)
         let load = try await f.pipeline.load(into: f.target)
         #expect(load.collections.allSatisfy { $0.alreadyImported == $0.segments })

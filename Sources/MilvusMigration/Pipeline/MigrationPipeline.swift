@@ -47,7 +47,7 @@ public struct MigrationPipeline: Sendable {
             guard case .success(let (record, worked, started)) = outcome else { return }
             progress.finishUnit(rows: record.rows)
             tally.staged(collection: unit.collection.name, rows: record.rows, deletedRows: record.deletedRows,
-                         bytes: record.files.reduce(0) { $0 + $1.bytes }, worked: worked, started: started)
+                         bytes: record.hasStagedFiles ? record.files.reduce(0) { $0 + $1.bytes } : 0, worked: worked, started: started)
         }
         try Self.requireNoFailures(failures, job: "dump")
         return tally.dumpReport(seconds: progress.elapsed, stagingLocation: staging.location, removedLeftovers: removed)
