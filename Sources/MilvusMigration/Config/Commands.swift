@@ -113,6 +113,7 @@ extension MigrationConfig {
         o.insertBatchBytes = loader.insertBatchMB << 20
         o.quiet = quiet
         o.stagedLocally = target.mode == .local
+        o.cleanup = target.cleanup
         // How long import tasks left by an earlier run may show no progress before they count as
         // stalled (default 120 s); tests of a restarted server shorten it.
         if let text = environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {

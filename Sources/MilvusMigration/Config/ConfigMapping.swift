@@ -51,8 +51,10 @@ extension MigrationConfig {
         case .local:
             let output = target.outputDir ?? "."
             let absolute = output.hasPrefix("/") ? output : (FileManager.default.currentDirectoryPath as NSString).appendingPathComponent(output)
-            return LocalStagingArea(root: (absolute as NSString).appendingPathComponent("migration"))
+            return LocalStagingArea(root: (absolute as NSString).appendingPathComponent("migration"), syncFiles: dumper.fsync)
         case .remote:
+            // dumper.worker.fsync does not apply: an object exists only once its PUT (or
+            // CompleteMultipartUpload) succeeded, and S3 answers only once it is stored durably.
             let r = target.remote
             let settings = try S3Settings.resolve(r, file: file, base: "target.remote")
             return S3StagingArea(client: S3Client(settings: settings), outputDir: r.prefix,

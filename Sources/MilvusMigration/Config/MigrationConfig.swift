@@ -25,6 +25,9 @@ public struct MigrationConfig: Sendable {
         /// Shard count of a sharded job (`dumper.worker.shards`); the index comes from `--shard`
         /// or `JOB_COMPLETION_INDEX`.
         public var shards: Int?
+        /// fsync every staged file (`dumper.worker.fsync`); off by default: the journal's boot id
+        /// makes a run after a crash check the files instead.
+        public var fsync = false
     }
 
     public typealias LoaderMode = LoadMode
@@ -103,6 +106,8 @@ public struct MigrationConfig: Sendable {
         public var outputDir: String?
         public var remote = RemoteStorage()
         public var milvus2x = Milvus2x()
+        /// Remove a segment's staged files once imported and counted (`target.cleanup`).
+        public var cleanup = false
     }
 
     /// The file the configuration came from.
@@ -202,6 +207,7 @@ extension MigrationConfig {
         c.dumper.readerBufferKB = try doc.int("dumper.worker.reader.buffersize", "dumper.worker.reader.bufferSize", range: 0...1_048_576).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.dumper.writerBufferKB = try doc.int("dumper.worker.writer.buffersize", "dumper.worker.writer.bufferSize", range: 0...1_073_741_824).flatMap { $0 > 0 ? $0 : nil } ?? 1024
         c.dumper.shards = try doc.int("dumper.worker.shards", "dumper.worker.shards", range: 1...100_000)
+        c.dumper.fsync = try doc.bool("dumper.worker.fsync", "dumper.worker.fsync") ?? false
         c.loader.limit = try doc.int("loader.worker.limit", "loader.worker.limit", range: 0...1024).flatMap { $0 > 0 ? $0 : nil } ?? 2
         c.loader.importTimeout = try doc.double("loader.worker.importtimeout", "loader.worker.importTimeout") ?? 3600
         if let mode = try doc.choice("loader.mode", "loader.mode", LoaderMode.self) { c.loader.mode = mode }
@@ -222,6 +228,7 @@ extension MigrationConfig {
         if let mode = try doc.choice("target.mode", "target.mode", StorageMode.self) { c.target.mode = mode }
         c.target.outputDir = doc.string("target.local.outputdir", "target.local.outputDir")
         c.target.remote = try remote(doc, "target.remote", prefixKey: "outputDir")
+        c.target.cleanup = try doc.bool("target.cleanup", "target.cleanup") ?? false
 
         var m = Milvus2x()
         m.endpoint = doc.string("target.milvus2x.endpoint", "target.milvus2x.endpoint")
@@ -292,7 +299,7 @@ extension MigrationConfig {
     static let knownKeys: Set<String> = {
         var keys: Set<String> = [
             "dumper.worker.workmode", "dumper.worker.limit", "dumper.worker.shards", "dumper.worker.reader.buffersize", "dumper.worker.writer.buffersize",
-            "dumper.worker.groupmb",
+            "dumper.worker.groupmb", "dumper.worker.fsync", "target.cleanup",
             "loader.worker.limit", "loader.worker.importtimeout", "loader.mode", "loader.insert.batchmb",
             "meta.mode", "meta.localfile", "meta.mockfile", "meta.remotemetafile", "meta.sqlitefile", "meta.mysqlurl",
             "source.mode", "source.local.tablesdir", "source.remote.tablesdir",

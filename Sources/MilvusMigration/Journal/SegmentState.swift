@@ -59,6 +59,13 @@ public struct SegmentRecord: Codable, Sendable, Equatable {
     /// Insert mode: the batch sent whose answer is not recorded; a rerun asks the target
     /// whether it was applied before anything is sent again.
     public private(set) var insertBatch: InsertBatch?
+    /// The boot (`BootId`) in which the staged files were written, or last read back whole and
+    /// found as written. Files are not fsynced, so in any other boot they are unverified; nil
+    /// (journals written before this key) is an unknown boot, as unverified.
+    public private(set) var stagedBoot: String?
+    /// `target.cleanup`: the staged files were removed after the import and the row counts were
+    /// checked (`files` still lists them, for the record). Nil in journals before this key.
+    public private(set) var filesRemoved: Bool?
     public private(set) var updated: Date
 
     /// A segment nothing has happened to yet.
@@ -78,7 +85,10 @@ public struct SegmentRecord: Codable, Sendable, Equatable {
 /// What happened to one segment; the only way its journal record changes (`SegmentRecord.apply`).
 public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
     /// `dump` wrote both NumPy files completely.
-    case staged(files: [StagedFileRecord], rows: Int64, deletedRows: Int64, fingerprint: String)
+    case staged(files: [StagedFileRecord], rows: Int64, deletedRows: Int64, fingerprint: String, boot: String? = nil)
+    /// A run in another boot read the staged files back whole and found them as written: they
+    /// are on disk, and this boot is recorded so later runs of the same boot trust them.
+    case stagedFilesChecked(boot: String?)
     /// `dump` could not write the files (they are gone or incomplete).
     case stageFailed(reason: String, fingerprint: String)
     /// `load` is about to call `Import` (recorded before the call, so a kill leaves a trace).
@@ -91,6 +101,9 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
     case importFailed(reason: String)
     /// `verify` compared the rows.
     case verified
+    /// `target.cleanup`: the staged files of an imported segment, whose counts were checked,
+    /// were removed.
+    case stagedFilesRemoved
     /// Insert mode: sending this segment's live rows begins (nothing was staged).
     case insertStarted(rows: Int64, deletedRows: Int64, fingerprint: String)
     /// Insert mode: the batch starting at live row `from` is about to be sent (recorded first,
@@ -107,6 +120,8 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .staged: return "staged"
+        case .stagedFilesChecked: return "staged files checked"
+        case .stagedFilesRemoved: return "staged files removed"
         case .stageFailed: return "stage failed"
         case .importRequested: return "import requested"
         case .importTaskRecorded(let id): return "import task \(id) recorded"
@@ -172,15 +187,22 @@ extension SegmentRecord {
             .journalTransition(segment: key, phase: phaseDescription, event: event.description)
         }
         switch (phase, event) {
-        case (.pending, .staged(let files, let rows, let deleted, let fingerprint)),
-             (.staged, .staged(let files, let rows, let deleted, let fingerprint)),
-             (.failed, .staged(let files, let rows, let deleted, let fingerprint)):
+        case (.pending, .staged(let files, let rows, let deleted, let fingerprint, let boot)),
+             (.staged, .staged(let files, let rows, let deleted, let fingerprint, let boot)),
+             (.failed, .staged(let files, let rows, let deleted, let fingerprint, let boot)):
             phase = .staged
             self.files = files
             self.rows = rows
             deletedRows = deleted
             sourceFingerprint = fingerprint
+            stagedBoot = boot
             failure = nil
+        case (.staged, .stagedFilesChecked(let boot)) where !files.isEmpty,
+             (.failed, .stagedFilesChecked(let boot)) where !files.isEmpty:
+            stagedBoot = boot
+        case (.imported, .stagedFilesRemoved) where !files.isEmpty,
+             (.verified, .stagedFilesRemoved) where !files.isEmpty:
+            filesRemoved = true
         case (.pending, .stageFailed(let reason, let fingerprint)),
              (.staged, .stageFailed(let reason, let fingerprint)),
              (.failed, .stageFailed(let reason, let fingerprint)):
@@ -189,6 +211,7 @@ extension SegmentRecord {
             rows = 0
             deletedRows = 0
             sourceFingerprint = fingerprint
+            stagedBoot = nil
             failure = reason
         case (.staged, .importRequested) where !files.isEmpty, (.failed, .importRequested) where !files.isEmpty:
             phase = .importing
@@ -255,6 +278,16 @@ extension SegmentRecord {
     /// Whether `dump` may rewrite this segment's files: never once an import may have read them
     /// into Milvus (a re-dump could only lead to a second import).
     public var mayRestage: Bool { !mayHaveImportedRows }
+
+    /// Whether the staged files are in the staging area: recorded, and not removed by
+    /// `target.cleanup` after the import.
+    public var hasStagedFiles: Bool { !files.isEmpty && filesRemoved != true }
+
+    /// Whether the staged files were written (or last found whole) in another boot than
+    /// `current`, or in an unknown one: they were not fsynced, so they may not be as written.
+    public func stagedFilesUnverified(currentBoot current: String? = BootId.current) -> Bool {
+        BootId.isUnverified(stagedBoot, current: current)
+    }
 
     var phaseDescription: String {
         switch phase {

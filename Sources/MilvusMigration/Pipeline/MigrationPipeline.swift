@@ -45,7 +45,7 @@ public struct MigrationPipeline: Sendable {
             guard case .success(let (record, worked, started)) = outcome else { return }
             progress.finishUnit(rows: record.rows)
             tally.staged(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, deletedRows: record.deletedRows,
-                         bytes: record.files.reduce(0) { $0 + $1.bytes }, worked: worked, started: started)
+                         bytes: record.hasStagedFiles ? record.files.reduce(0) { $0 + $1.bytes } : 0, worked: worked, started: started)
         }
         try Self.requireNoFailures(failures, job: "dump")
         return tally.dumpReport(seconds: progress.elapsed, stagingLocation: staging.location, removedLeftovers: removed)
@@ -105,6 +105,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "load")
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally)
+        try await cleanup(active, journal: journal, tally: &tally)
         return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
@@ -145,6 +146,7 @@ public struct MigrationPipeline: Sendable {
         }
         try Self.requireNoFailures(failures, job: "start")
         try await countAndFinish(collections, units: finished, target: target, journal: journal, tally: &tally)
+        try await cleanup(finished, journal: journal, tally: &tally)
         return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
     }
 
@@ -283,6 +285,14 @@ public struct MigrationPipeline: Sendable {
         for (c, name) in kept {
             tally.note(collection: c.name, try await step.finish(c, into: name))
         }
+    }
+
+    /// `target.cleanup`: the staged files of the imported segments, after the counts passed
+    /// (`countAndFinish` throws on a mismatch, the import loops on a failed import).
+    func cleanup(_ units: [SegmentUnit], journal: JobJournal, tally: inout RunTally) async throws {
+        guard options.cleanup else { return }
+        let removed = try await CleanupStep(staging: staging, journal: journal).run(units)
+        tally.cleanedUp(segments: removed.segments, files: removed.files, bytes: removed.bytes)
     }
 
     /// Stops the progress line however `body` ends.

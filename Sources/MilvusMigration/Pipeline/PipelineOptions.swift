@@ -28,6 +28,9 @@ public struct PipelineOptions: Sendable {
     public var loadMode: LoadMode = .import
     /// Insert mode: the largest batch of rows in one `Insert` (`loader.insert.batchMB`).
     public var insertBatchBytes = 16 << 20
+    /// Remove a segment's staged files once its import completed and the row counts were
+    /// checked (`target.cleanup`).
+    public var cleanup = false
     /// No progress output.
     public var quiet = false
     /// This process's part of a sharded job (`--shard i/N`); nil: every segment.

@@ -41,6 +41,15 @@ public struct LoadReport: Sendable {
     public var endpoint: String
     /// A sharded run: the rows are this shard's, the collections hold the other shards' too.
     public var shard: ShardSelection? = nil
+    /// `target.cleanup`: staged files removed after their import and the counts (nil: cleanup off).
+    public var cleanup: Cleanup?
+
+    public struct Cleanup: Sendable, Equatable {
+        public var segments = 0
+        public var files = 0
+        /// Space given back.
+        public var bytes: Int64 = 0
+    }
 }
 
 /// The one results aggregator of the pipeline: the steps report what happened to each segment
@@ -49,6 +58,7 @@ public struct RunTally: Sendable {
     private var order: [String] = []
     private var dumped: [String: DumpReport.Collection] = [:]
     private var loaded: [String: LoadReport.Collection] = [:]
+    private var cleanup: LoadReport.Cleanup?
 
     /// `collections`: source names with their 2.x names, in report order.
     public init(_ collections: [(source: String, target: String)]) {
@@ -97,6 +107,15 @@ public struct RunTally: Sendable {
         loaded[collection]!.actualRows = actual
     }
 
+    /// `target.cleanup` ran and removed these staged files.
+    public mutating func cleanedUp(segments: Int, files: Int, bytes: Int64) {
+        var c = cleanup ?? LoadReport.Cleanup()
+        c.segments += segments
+        c.files += files
+        c.bytes += bytes
+        cleanup = c
+    }
+
     public mutating func note(collection: String, _ notes: [String]) {
         loaded[collection]!.notes += notes
     }
@@ -106,7 +125,7 @@ public struct RunTally: Sendable {
     }
 
     public func loadReport(seconds: Double, endpoint: String) -> LoadReport {
-        LoadReport(collections: order.map { loaded[$0]! }, seconds: seconds, endpoint: endpoint)
+        LoadReport(collections: order.map { loaded[$0]! }, seconds: seconds, endpoint: endpoint, cleanup: cleanup)
     }
 }
 
@@ -157,6 +176,11 @@ extension LoadReport {
             out += "Row counts match the source. "
         }
         out += "Milvus at \(endpoint), \(String(format: "%.1f", seconds)) s."
+        if let cleanup {
+            out += cleanup.files == 0
+                ? "\nCleanup: no staged files left to remove."
+                : "\nCleanup: removed \(cleanup.files) staged files of \(cleanup.segments) imported segments, \(Format.bytes(cleanup.bytes)) given back."
+        }
         return out
     }
 }
@@ -164,36 +188,38 @@ extension LoadReport {
 extension LoadReport {
     /// The `--report` JSON: per collection and partition the source rows, deleted rows skipped,
     /// target rows, segments, import task ids, duration and notes.
+    /// With `target.cleanup`, also what it removed (`cleanup`).
     public func json(plan: MigrationPlan?) -> JSONValue {
-        .object([
-            ("endpoint", .string(endpoint)),
-            ("seconds", .double(seconds)),
-            ("shard", .optional(shard?.description)),
-            ("collections", .array(collections.map { c in
-                let planned = plan?.collections.first { $0.source.name == c.source }
-                var members: [(String, JSONValue)] = [
-                    ("collection", .string(c.source)),
-                    ("target", .string(c.target)),
-                    ("skipped", .bool(c.skipped)),
-                    ("segments", .integer(c.segments)),
-                    ("importedNow", .integer(c.segments - c.alreadyImported)),
-                    ("importedBefore", .integer(c.alreadyImported)),
-                    ("rowsImported", .int(c.rowsImported)),
-                    ("sourceRows", .int(c.expectedRows)),
-                    ("targetRows", .int(c.actualRows)),
-                    ("importTasks", .array(c.tasks.sorted().map { .int($0) })),
-                    ("notes", .array(c.notes.map { .string($0) })),
-                ]
-                if let planned {
-                    members.append(("deletedRowsSkipped", .int(planned.deletedRows)))
-                    members.append(("partitions", .array(planned.partitions.map { p in
-                        .object([("name", .string(p.source.name)), ("tag", .optional(p.source.tag)), ("sourceRows", .int(p.liveRows)),
-                                 ("deletedRowsSkipped", .int(p.deletedRows)), ("segments", .integer(p.segments.count)),
-                                 ("stagedBytes", .int(p.stagedBytes(planned.source)))])
-                    })))
-                }
-                return .object(members)
-            })),
-        ])
+        var members: [(String, JSONValue)] = [("endpoint", .string(endpoint)), ("seconds", .double(seconds)), ("shard", .optional(shard?.description))]
+        if let cleanup {
+            members.append(("cleanup", .object([("segments", .integer(cleanup.segments)), ("files", .integer(cleanup.files)),
+                                                ("bytesFreed", .int(cleanup.bytes))])))
+        }
+        members.append(("collections", .array(collections.map { c in
+            let planned = plan?.collections.first { $0.source.name == c.source }
+            var fields: [(String, JSONValue)] = [
+                ("collection", .string(c.source)),
+                ("target", .string(c.target)),
+                ("skipped", .bool(c.skipped)),
+                ("segments", .integer(c.segments)),
+                ("importedNow", .integer(c.segments - c.alreadyImported)),
+                ("importedBefore", .integer(c.alreadyImported)),
+                ("rowsImported", .int(c.rowsImported)),
+                ("sourceRows", .int(c.expectedRows)),
+                ("targetRows", .int(c.actualRows)),
+                ("importTasks", .array(c.tasks.sorted().map { .int($0) })),
+                ("notes", .array(c.notes.map { .string($0) })),
+            ]
+            if let planned {
+                fields.append(("deletedRowsSkipped", .int(planned.deletedRows)))
+                fields.append(("partitions", .array(planned.partitions.map { p in
+                    .object([("name", .string(p.source.name)), ("tag", .optional(p.source.tag)), ("sourceRows", .int(p.liveRows)),
+                             ("deletedRowsSkipped", .int(p.deletedRows)), ("segments", .integer(p.segments.count)),
+                             ("stagedBytes", .int(p.stagedBytes(planned.source)))])
+                })))
+            }
+            return .object(fields)
+        })))
+        return .object(members)
     }
 }

@@ -3,13 +3,20 @@ import Foundation
 import Glibc
 #endif
 
-/// A staging folder on a local disk. Files are written as `<name>.partial`, fsynced and renamed.
+/// A staging folder on a local disk. Files are written as `<name>.partial` and renamed into
+/// place. They are not fsynced unless `syncFiles` (`dumper.worker.fsync`): an fsync per file
+/// makes the dump wait for the disk, and the journal (which is fsynced) records the boot each
+/// file was staged in, so a run after a crash reads the files back and checks them before any
+/// import (`StageStep`, `StagedFileCheck`).
 public struct LocalStagingArea: StagingArea {
     public let root: String
+    /// fsync each staged file and its folder on commit.
+    public var syncFiles: Bool
     static let partialSuffix = ".partial"
 
-    public init(root: String) {
+    public init(root: String, syncFiles: Bool = false) {
         self.root = (root as NSString).standardizingPath
+        self.syncFiles = syncFiles
     }
 
     public var location: String { root }
@@ -17,7 +24,7 @@ public struct LocalStagingArea: StagingArea {
     func full(_ path: String) -> String { (root as NSString).appendingPathComponent(path) }
 
     public func create(_ path: String, expectedSize: Int64) async throws -> any StagedFile {
-        try LocalStagedFile(final: full(path))
+        try LocalStagedFile(final: full(path), sync: syncFiles)
     }
 
     public func size(of path: String) async throws -> Int64? {
@@ -94,16 +101,32 @@ public struct LocalStagingArea: StagingArea {
     }
 
     public func importPath(_ path: String) -> String { full(path) }
+
+    /// Unlinks the files, then their folder when that is left empty (a segment's own folder;
+    /// rmdir(2) keeps a folder that still holds anything). Parent folders are left: another
+    /// segment may be staged into them at the same moment.
+    public func remove(_ paths: [String]) async throws {
+        var folders: Set<String> = []
+        for path in paths {
+            guard unlink(full(path)) == 0 || errno == ENOENT else {
+                throw MigrationError.io(path: full(path), operation: "remove", reason: errnoText())
+            }
+            folders.insert((path as NSString).deletingLastPathComponent)
+        }
+        for folder in folders where folder.hasPrefix("tables/") { rmdir(full(folder)) }
+    }
 }
 
-/// One `.partial` file, renamed into place on commit.
+/// One `.partial` file, renamed into place on commit (fsynced first with `sync`).
 final class LocalStagedFile: StagedFile, @unchecked Sendable {
     let final: String
     let temporary: String
+    let sync: Bool
     private var fd: Int32
 
-    init(final: String) throws {
+    init(final: String, sync: Bool) throws {
         self.final = final
+        self.sync = sync
         temporary = final + LocalStagingArea.partialSuffix
         try AtomicFile.createDirectory((final as NSString).deletingLastPathComponent)
         // A leftover under this name (ours: `.npy.partial` in the dump's folders) is replaced,
@@ -141,11 +164,15 @@ final class LocalStagedFile: StagedFile, @unchecked Sendable {
     }
 
     func commit() async throws {
-        guard fsync(fd) == 0 else { throw MigrationError.io(path: temporary, operation: "fsync", reason: errnoText()) }
-        close(fd)
+        if sync {
+            guard fsync(fd) == 0 else { throw MigrationError.io(path: temporary, operation: "fsync", reason: errnoText()) }
+        }
+        // close(2) can report a deferred write error (NFS, some FUSE file systems).
+        let closed = close(fd)
         fd = -1
+        guard closed == 0 else { throw MigrationError.io(path: temporary, operation: "close", reason: errnoText()) }
         guard rename(temporary, final) == 0 else { throw MigrationError.io(path: final, operation: "rename into place", reason: errnoText()) }
-        AtomicFile.syncDirectory((final as NSString).deletingLastPathComponent)
+        if sync { AtomicFile.syncDirectory((final as NSString).deletingLastPathComponent) }
     }
 
     func abort() async {

@@ -17,6 +17,9 @@ public protocol StagingArea: Sendable {
     /// Names of the committed small files at the staging root that start with `prefix`
     /// (e.g. every `journal.*`), temporaries excluded.
     func smallFiles(prefix: String) async throws -> [String]
+    /// Removes committed files (`target.cleanup`, after their import and the row counts); a
+    /// file already gone is no error.
+    func remove(_ paths: [String]) async throws
     /// The path string Milvus `Import` is given for a staged file.
     func importPath(_ path: String) -> String
     /// Checks (or creates) what the area needs before the first file: the bucket for a remote

@@ -10,6 +10,8 @@ struct StageStep: Sendable {
     var journal: JobJournal
     var converter: SegmentConverter
     var progress: ProgressReporter
+    /// This boot (`BootId.current`); tests pass another to act as a run after a reboot.
+    var currentBoot: String? = BootId.current
     let logger = Logger(label: "milvus-migration.dump")
 
     init(source: any SourceStorage, staging: any StagingArea, journal: JobJournal, bufferBytes: Int, progress: ProgressReporter) {
@@ -19,9 +21,11 @@ struct StageStep: Sendable {
         self.progress = progress
     }
 
-    /// Stages `unit` unless already staged intact. With `checkContent` (a resume about to import
-    /// it) kept files are also read back and compared with their recorded checksums.
-    /// Returns the record and whether work was done.
+    /// Stages `unit` unless already staged intact. Kept files are also read back and compared
+    /// with their recorded checksums with `checkContent` (a resume about to import them) and
+    /// whenever they were staged in another boot than this one (they were not fsynced: a crash
+    /// may have lost or torn them); in the same boot the page cache holds what was written, and
+    /// size and header suffice. Returns the record and whether work was done.
     func run(_ unit: SegmentUnit, checkContent: Bool = false) async throws -> (SegmentRecord, worked: Bool) {
         let layouts = unit.layouts
         guard layouts.count == unit.members.count else { preconditionFailure("staging needs the source layout of \(unit)") }
@@ -34,15 +38,18 @@ struct StageStep: Sendable {
                 return (record, false)
             }
             if record.step == .importStaged, record.sourceFingerprint == unit.fingerprint, try await intact(record, unit: unit) {
-                if !checkContent {
+                let unverified = record.stagedFilesUnverified(currentBoot: currentBoot)
+                if !checkContent && !unverified {
                     progress.addBytes(unit.payloadBytes)
                     return (record, false)
                 }
                 if let problem = try await StagedFileCheck.firstProblem(record, staging: staging) {
                     logger.warning("\(problem.description); staging it again")
                 } else {
+                    // Read back whole after a reboot: on disk, so trusted for the rest of this boot.
+                    let checked = unverified ? try await journal.apply(.stagedFilesChecked(boot: currentBoot), to: unit.key) : record
                     progress.addBytes(unit.payloadBytes)
-                    return (record, false)
+                    return (checked, false)
                 }
             }
         }
@@ -50,7 +57,7 @@ struct StageStep: Sendable {
             let files = try await converter.convert(layouts, collection: unit.collection, idPath: unit.idPath,
                                                     vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
             let record = try await journal.apply(.staged(files: files, rows: unit.liveRows, deletedRows: layouts.reduce(0) { $0 + Int64($1.deleted.count) },
-                                                         fingerprint: unit.fingerprint), to: unit.key)
+                                                         fingerprint: unit.fingerprint, boot: currentBoot), to: unit.key)
             return (record, true)
         } catch let error as MigrationError {
             if case .journalTransition = error { throw error }

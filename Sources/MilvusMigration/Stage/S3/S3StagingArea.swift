@@ -97,6 +97,15 @@ public struct S3StagingArea: StagingArea {
         return page.objects.map { String($0.key.dropFirst(root.count + 1)) }.sorted()
     }
 
+    /// DeleteObjects of the files' keys (deleting a missing key succeeds in S3); a key the
+    /// server refuses is an error naming it.
+    public func remove(_ paths: [String]) async throws {
+        let refused = try await client.deleteObjects(paths.map(key))
+        if let (key, message) = refused.first {
+            throw MigrationError.storage(location: client.display(key), operation: "DeleteObjects", message: message)
+        }
+    }
+
     /// The object key: Milvus's Import takes keys inside its own bucket, without `s3://` and
     /// without the bucket name (milvus2x-target.md §8.2).
     public func importPath(_ path: String) -> String { key(path) }
