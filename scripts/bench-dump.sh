@@ -12,6 +12,7 @@
 #   env SIZE_GB (2), RUNS (3), FSYNC=1 (dumper.worker.fsync: true), KEEP=1 (keep the data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 WORK="${1:-/tmp/mm-bench}"
 SIZE_GB="${SIZE_GB:-2}"
 RUNS="${RUNS:-3}"
@@ -37,13 +38,7 @@ dumper:
     fsync: $([ "${FSYNC:-0}" = 1 ] && echo true || echo false)
     reader:
       bufferSize: 1024
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db/tables
+$(bench_source_yaml)
 target:
   mode: local
   local:

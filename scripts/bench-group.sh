@@ -31,6 +31,7 @@ fi
 
 # ------------------------------------------------------------------ inside the namespace
 . scripts/services/common.sh
+. scripts/bench-lib.sh
 config() { # groupMB collection outputDir
     cat <<YAML
 dumper:
@@ -41,30 +42,9 @@ dumper:
 loader:
   worker:
     limit: 2
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db/tables
-target:
-  mode: local
-  local:
-    outputDir: $3
-  milvus2x:
-    endpoint: $MILVUS_ENDPOINT
-    collections:
-      bench_0: $2
+$(bench_source_yaml)
+$(bench_target_yaml "$3" "$2")
 YAML
-}
-drop() { "$MM_MILVUS_VENV/bin/python" - "$1" "$MILVUS_ENDPOINT" <<'PY'
-import sys
-from pymilvus import connections, utility
-h, p = sys.argv[2].split(":")
-connections.connect(host=h, port=p)
-if utility.has_collection(sys.argv[1]): utility.drop_collection(sys.argv[1])
-PY
 }
 cat "$WORK"/db/tables/*/*/*.rv "$WORK"/db/tables/*/*/*.uid > /dev/null
 : > "$WORK/results"
@@ -79,12 +59,12 @@ for round in $(seq 1 "$RUNS"); do
         rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/$name.json")
         echo "groupMB=$group $(echo "$end - $start" | bc -l) $jobs $rows" >> "$WORK/results"
         echo "round $round groupMB=$group: $(tail -1 "$WORK/results")" >&2
-        drop "$name"
+        bench_drop "$name"
         rm -rf "$WORK/out-$name"
     done
 done
 printf '%d segments x %d rows (dim %d), %d round(s), medians\n' "$SEGMENTS" "$ROWS" "$DIM" "$RUNS"
 for group in 0 256; do
-    read -r s j r < <(awk -v m="groupMB=$group" '$1 == m { print $2, $3, $4 }' "$WORK/results" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')
+    read -r s j r < <(bench_median "groupMB=$group" "$WORK/results")
     printf 'groupMB %-4s %7.1f s  %4d import jobs  %9d rows in Milvus\n' "$group" "$s" "$j" "$r"
 done

@@ -37,6 +37,7 @@ fi
 
 # ------------------------------------------------------------------ inside the namespace
 . scripts/services/common.sh
+. scripts/bench-lib.sh
 PY="$MM_MILVUS_VENV/bin/python"
 config() { # mode name outputDir
     cat <<YAML
@@ -50,21 +51,8 @@ loader:
     batchMB: $BATCH_MB
   worker:
     limit: 2
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db/tables
-target:
-  mode: local
-  local:
-    outputDir: $3
-  milvus2x:
-    endpoint: $MILVUS_ENDPOINT
-    collections:
-      bench_0: $2
+$(bench_source_yaml)
+$(bench_target_yaml "$3" "$2")
 YAML
 }
 cat > "$WORK/loop.py" <<'PY'
@@ -92,39 +80,23 @@ for f in files:
 c.flush()
 print(rows)
 PY
-drop() { "$PY" - "$1" "$MILVUS_ENDPOINT" <<'PY'
-import sys
-from pymilvus import connections, utility
-h, p = sys.argv[2].split(":")
-connections.connect(host=h, port=p)
-if utility.has_collection(sys.argv[1]): utility.drop_collection(sys.argv[1])
-PY
-}
 cat "$WORK"/db/tables/*/*/*.rv "$WORK"/db/tables/*/*/*.uid > /dev/null
 config import x "$WORK/x" > "$WORK/plan.yaml"
 LIVE=$("$BIN" plan -c "$WORK/plan.yaml" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["liveRows"])')
-measure() { # label, command... -> "seconds rssKB"
-    local label=$1; shift
-    local start end
-    start=$(date +%s.%N)
-    /usr/bin/time -v "$@" 2> "$WORK/$label.time" >/dev/null || { tail -20 "$WORK/$label.time" >&2; exit 1; }
-    end=$(date +%s.%N)
-    echo "$(echo "$end - $start" | bc -l) $(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$label.time")"
-}
 : > "$WORK/results"
 for round in $(seq 1 "$RUNS"); do
     config import "imp_$round" "$WORK/out-import" > "$WORK/import.yaml"
     config insert "ins_$round" "$WORK/out-insert" > "$WORK/insert.yaml"
-    read -r s r < <(measure "import-$round" "$BIN" start -c "$WORK/import.yaml" --quiet); echo "import $s $r" >> "$WORK/results"
-    read -r s r < <(measure "insert-$round" "$BIN" start -c "$WORK/insert.yaml" --quiet); echo "insert $s $r" >> "$WORK/results"
-    read -r s r < <(measure "pymilvus-$round" "$PY" "$WORK/loop.py" "$WORK/out-import/migration" "py_$round" "$BATCH_MB" "$MILVUS_ENDPOINT"); echo "pymilvus $s $r" >> "$WORK/results"
-    for n in "imp_$round" "ins_$round" "py_$round"; do drop "$n"; done
+    read -r s r < <(bench_measure "import-$round" "$BIN" start -c "$WORK/import.yaml" --quiet); echo "import $s $r" >> "$WORK/results"
+    read -r s r < <(bench_measure "insert-$round" "$BIN" start -c "$WORK/insert.yaml" --quiet); echo "insert $s $r" >> "$WORK/results"
+    read -r s r < <(bench_measure "pymilvus-$round" "$PY" "$WORK/loop.py" "$WORK/out-import/migration" "py_$round" "$BATCH_MB" "$MILVUS_ENDPOINT"); echo "pymilvus $s $r" >> "$WORK/results"
+    for n in "imp_$round" "ins_$round" "py_$round"; do bench_drop "$n"; done
     rm -rf "$WORK/out-import" "$WORK/out-insert"
     echo "round $round: $(tail -3 "$WORK/results" | tr '\n' ' ')" >&2
 done
 MB=$(echo "$LIVE * (8 + 4 * $DIM) / 1000000" | bc -l)
 printf 'rows: %d live (%.0f MB of ids + vectors), %d rounds, medians; batches %d MB\n' "$LIVE" "$MB" "$RUNS" "$BATCH_MB"
 for mode in import insert pymilvus; do
-    read -r s r < <(awk -v m=$mode '$1 == m { print $2, $3 }' "$WORK/results" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')
+    read -r s r < <(bench_median "$mode" "$WORK/results")
     printf '%-8s %7.1f s  %9.0f rows/s  %6.1f MB/s  peak RSS %6.1f MB\n' "$mode" "$s" "$(echo "$LIVE / $s" | bc -l)" "$(echo "$MB / $s" | bc -l)" "$(echo "$r / 1024" | bc -l)"
 done

@@ -11,6 +11,7 @@
 #      LIMIT (dumper.worker.limit, default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
 WORK="${1:-/tmp/mm-bench-s3}"
 
 if [[ ",${MM_SERVICES:-}," != *,moto,* ]]; then
@@ -41,13 +42,7 @@ dumper:
   worker:
     workMode: milvus1x
     limit: ${LIMIT:-2}
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db/tables
+$(bench_source_yaml)
 target:
   mode: remote
   remote:

@@ -37,14 +37,7 @@ fi
 
 # ------------------------------------------------------------------ inside the namespace
 . scripts/services/common.sh
-drop() { "$MM_MILVUS_VENV/bin/python" - "$1" "$MILVUS_ENDPOINT" <<'PY'
-import sys
-from pymilvus import connections, utility
-h, p = sys.argv[2].split(":")
-connections.connect(host=h, port=p)
-if utility.has_collection(sys.argv[1]): utility.drop_collection(sys.argv[1])
-PY
-}
+. scripts/bench-lib.sh
 config() { # collection outputDir
     cat <<YAML
 dumper:
@@ -53,50 +46,28 @@ dumper:
 loader:
   worker:
     limit: 2
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db/tables
-target:
-  mode: local
-  local:
-    outputDir: $2
-  milvus2x:
-    endpoint: $MILVUS_ENDPOINT
-    collections:
-      bench_0: $1
+$(bench_source_yaml)
+$(bench_target_yaml "$2" "$1")
 YAML
 }
 cat "$WORK"/db/tables/*/*/*.rv "$WORK"/db/tables/*/*/*.uid > /dev/null
 config x "$WORK/x" > "$WORK/plan.yaml"
 LIVE=$("$BIN" plan -c "$WORK/plan.yaml" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["liveRows"])')
-measure() { # label, command... -> "seconds rssKB"
-    local label=$1; shift
-    local start end
-    start=$(date +%s.%N)
-    /usr/bin/time -v "$@" 2> "$WORK/$label.time" >/dev/null || { tail -20 "$WORK/$label.time" >&2; exit 1; }
-    end=$(date +%s.%N)
-    echo "$(echo "$end - $start" | bc -l) $(awk -F: '/Maximum resident set size/ {gsub(/ /,"",$2); print $2}' "$WORK/$label.time")"
-}
 : > "$WORK/results"
 for round in $(seq 1 "$RUNS"); do
     config "v_$round" "$WORK/out-$round" > "$WORK/r$round.yaml"
-    read -r s r < <(measure "import-$round" "$BIN" start -c "$WORK/r$round.yaml" --quiet); echo "import $s $r" >> "$WORK/results"
-    read -r s r < <(measure "first-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --load --quiet); echo "first $s $r" >> "$WORK/results"
+    read -r s r < <(bench_measure "import-$round" "$BIN" start -c "$WORK/r$round.yaml" --quiet); echo "import $s $r" >> "$WORK/results"
+    read -r s r < <(bench_measure "first-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --load --quiet); echo "first $s $r" >> "$WORK/results"
     read -r s r < <(MILVUS_MIGRATION_VERIFY_QUERY=parallel=1,rows=1000,bytes=2097152,strong \
-        measure "before-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "before $s $r" >> "$WORK/results"
-    read -r s r < <(measure "now-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "now $s $r" >> "$WORK/results"
-    "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet >/dev/null   # exit 0: Milvus matches (every row)
-    drop "v_$round"
+        bench_measure "before-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "before $s $r" >> "$WORK/results"
+    read -r s r < <(bench_measure "now-$round" "$BIN" verify -c "$WORK/r$round.yaml" --full --quiet); echo "now $s $r" >> "$WORK/results"
+    bench_drop "v_$round"
     rm -rf "$WORK/out-$round"
     echo "round $round: $(tail -4 "$WORK/results" | tr '\n' ' ')" >&2
 done
 MB=$(echo "$LIVE * (8 + 4 * $DIM) / 1000000" | bc -l)
 printf 'rows: %d live (%.0f MB of ids + vectors), %d rounds, medians\n' "$LIVE" "$MB" "$RUNS"
 for step in import first before now; do
-    read -r s r < <(awk -v m=$step '$1 == m { print $2, $3 }' "$WORK/results" | sort -n | awk '{ a[NR] = $0 } END { print a[int((NR + 1) / 2)] }')
+    read -r s r < <(bench_median "$step" "$WORK/results")
     printf '%-7s %7.1f s  %9.0f rows/s  peak RSS %6.1f MB\n' "$step" "$s" "$(echo "$LIVE / $s" | bc -l)" "$(echo "$r / 1024" | bc -l)"
 done
