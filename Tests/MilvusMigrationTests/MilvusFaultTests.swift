@@ -71,10 +71,14 @@ struct MilvusFaultTests {
         return text.split(separator: " ").first.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
+    /// When Milvus was last killed.
+    nonisolated(unsafe) static var lastKill = Date.distantPast
+
     /// SIGKILL to the Milvus this phase started (its recorded pid), then waits until it is gone.
     static func killMilvus() {
         guard let pid = milvusPid() else { return }
         note("kill -9 Milvus pid \(pid)")
+        lastKill = Date()
         kill(pid, SIGKILL)
         for _ in 0..<200 {
             let state = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
@@ -111,6 +115,12 @@ struct MilvusFaultTests {
             options.attempts = 1
             let answered = try? await MilvusClient.with(options) { (client: MilvusClient) async throws -> Bool in try await client.hasCollection("probe") }
             if answered != nil {
+                // The killed process's datanode session stays registered until its etcd lease
+                // runs out (about 30 s); an Import sent before that may be given to the dead node
+                // and stay pending until Milvus expires it (seen with Milvus 2.3.5: "node not
+                // match", then "busy DataNode found" for 10 minutes). Wait it out.
+                let settled = lastKill.addingTimeInterval(40).timeIntervalSinceNow
+                if settled > 0 { try await Task.sleep(for: .seconds(settled)) }
                 note("Milvus answers again")
                 return
             }
