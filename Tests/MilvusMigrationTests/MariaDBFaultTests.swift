@@ -94,7 +94,9 @@ struct MariaDBFaultTests {
 
         var waiting = false
         var status: Int32?
-        let deadline = Date().addingTimeInterval(30)
+        // Generous: at the start of the main run some 50 suites start at once on 2 cores, and the
+        // export can take over a minute to reach its first query (a plain export took 105 s there).
+        let deadline = Date().addingTimeInterval(150)
         while Date() < deadline {
             status = process.poll()
             if status != nil { break }
