@@ -100,7 +100,9 @@ struct MariaDBFaultTests {
         while Date() < deadline {
             status = process.poll()
             if status != nil { break }
-            let rows = try locker.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE LIKE 'Waiting for table%'").rows
+            // Blocked: waiting for the lock, or (as a loaded server may show it) still running its
+            // query on TableFiles, which cannot finish while the lock is held.
+            let rows = try locker.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND (STATE LIKE 'Waiting for table%' OR INFO LIKE '%TableFiles%')").rows
             if let first = rows.first?.first, let count = Int(first ?? "0"), count > 0 { waiting = true; break }
             try await Task.sleep(for: .milliseconds(50))
         }
