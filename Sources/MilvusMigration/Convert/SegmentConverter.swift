@@ -13,14 +13,8 @@ public struct SegmentConverter: Sendable {
         self.bufferBytes = max(64 * 1024, bufferBytes)
     }
 
-    /// Writes both files of one segment and returns their records. Nothing is left under a final
-    /// name on failure.
-    public func convert(_ layout: SegmentLayout, collection: SourceCollection, idPath: String, vectorPath: String,
-                        progress: @Sendable (Int64) -> Void = { _ in }) async throws -> [StagedFileRecord] {
-        try await convert([layout], collection: collection, idPath: idPath, vectorPath: vectorPath, progress: progress)
-    }
-
-    /// Writes both files of the segments `layouts`, in that order, and returns their records.
+    /// Writes both files of the segments `layouts` (one, or a group), in that order, and returns
+    /// their records. Nothing is left under a final name on failure.
     public func convert(_ layouts: [SegmentLayout], collection: SourceCollection, idPath: String, vectorPath: String,
                         progress: @Sendable (Int64) -> Void = { _ in }) async throws -> [StagedFileRecord] {
         let live = layouts.reduce(Int64(0)) { $0 + $1.liveRows }
