@@ -147,7 +147,9 @@ public struct Verifier: Sendable {
             }
             func send(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
                 try Task.checkCancellation()
-                if sent - merged >= max(1, options.queryParallelism) { try await mergeOne() }
+                // Counted from the oldest batch not merged yet, so answers kept for ordering stay
+                // bounded too when an early batch is slow.
+                while sent - merged >= max(1, options.queryParallelism) { try await mergeOne() }
                 let index = sent
                 group.addTask { (index, try await lookup.compare(partition, rows)) }
                 sent += 1
