@@ -33,14 +33,14 @@ struct CleanupTests {
     @Test func loadWithCleanupRemovesStagedFilesAndRerunsImportNothing() async throws {
         let m = try Migration(rows: 300, segments: 2)
         try Self.withCleanup(m)
-        let dump = try m.cli("dump")
+        let dump = try await m.cli("dump")
         #expect(dump.0 == 0, "\(dump.2)")
         let staged = Self.stagedNumPyFiles(m)
         #expect(staged.count == 12, "\(staged)")
         let journal = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging))
         let bytes = await journal.all.flatMap(\.files).reduce(Int64(0)) { $0 + $1.bytes }
 
-        let (status, out, err) = try m.cli("load")
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."))
         #expect(out.contains("Cleanup: removed 12 staged files of 6 imported segments, \(Format.bytes(bytes)) given back."), "\(out)")
@@ -49,15 +49,15 @@ struct CleanupTests {
         let after = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging)).all
         #expect(after.count == 6 && after.allSatisfy { $0.phase == .imported && $0.filesRemoved == true && $0.importTask != nil })
 
-        let again = try m.cli("load")
+        let again = try await m.cli("load")
         #expect(again.0 == 0 && again.1.contains("Nothing to import") && again.1.contains("no staged files left"), "\(again.1)\(again.2)")
-        let redump = try m.cli("dump")
+        let redump = try await m.cli("dump")
         #expect(redump.0 == 0, "\(redump.2)")
         #expect(Self.stagedNumPyFiles(m).isEmpty, "dump does not stage an imported segment again")
-        let restart = try m.cli("start")
+        let restart = try await m.cli("start")
         #expect(restart.0 == 0 && restart.1.contains("Nothing to import"), "\(restart.1)\(restart.2)")
         try await expectExactCounts(m)
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         try await m.dropAll()
     }
@@ -67,7 +67,7 @@ struct CleanupTests {
     @Test func aFailedImportKeepsEveryStagedFile() async throws {
         let m = try Migration(rows: 20, segments: 1)
         try Self.withCleanup(m)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         // One staged vector file with a header Milvus refuses (dim 4, not 5), recorded as staged
         // that way so it reaches Milvus (as in LoadTests.importFailureReachesTheUserVerbatim).
         let file = try #require(Self.stagedNumPyFiles(m).first { $0.hasPrefix("floats/") && !$0.contains("p_1") && $0.hasSuffix("data.npy") })
@@ -83,7 +83,7 @@ struct CleanupTests {
                                         boot: BootId.current), to: record.key)
         let before = Self.stagedNumPyFiles(m)
 
-        let failed = try m.cli("load")
+        let failed = try await m.cli("load")
         #expect(failed.0 == 1)
         #expect(failed.2.contains("illegal dimension 4"), "\(failed.2)")
         #expect(Self.stagedNumPyFiles(m) == before, "nothing removed after a failed import")
@@ -92,10 +92,10 @@ struct CleanupTests {
 
         // The fix: the bad file goes, load sends the segment back to dump, dump writes it again.
         try FileManager.default.removeItem(atPath: path)
-        let missing = try m.cli("load")
+        let missing = try await m.cli("load")
         #expect(missing.0 == 1 && missing.2.contains("rerun dump"), "\(missing.2)")
-        #expect(try m.cli("dump").0 == 0)
-        let (status, out, err) = try m.cli("load")
+        #expect(try await m.cli("dump").0 == 0)
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Cleanup: removed 6 staged files"), "\(out)")
         #expect(Self.stagedNumPyFiles(m).isEmpty)

@@ -135,9 +135,9 @@ enum LocalStagingSource {
         }
     }
 
-    @Test func roundTripFloatBinaryPartitionsDeletions() throws {
+    @Test func roundTripFloatBinaryPartitionsDeletions() async throws {
         let s = try Scenario()
-        let (status, out, err) = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
+        let (status, out, err) = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("Dumped"))
         try s.checkAll()
@@ -151,9 +151,9 @@ enum LocalStagingSource {
     }
 
     /// numpy itself reads the files: shapes, dtypes, C order and values.
-    @Test func numpyLoadsTheFiles() throws {
+    @Test func numpyLoadsTheFiles() async throws {
         let s = try Scenario(rows: 50, segmentsPerTable: 1)
-        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
+        #expect(try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
         let python = ProcessInfo.processInfo.environment["MM_PYTHON"] ?? "/usr/bin/env"
         let args = python.hasSuffix("env") ? ["python3"] : []
         let script = """
@@ -165,7 +165,7 @@ enum LocalStagingSource {
             out.append('%s %s %s %s' % (f[len(sys.argv[1]):], a.dtype.str, a.shape, int(a.astype('int64').sum() if a.dtype.kind in 'iu' else 0)))
         print('\\n'.join(out))
         """
-        let (status, out, err) = try run(python, args + ["-c", script, s.staging])
+        let (status, out, err) = try await run(python, args + ["-c", script, s.staging])
         #expect(status == 0, "\(err)")
         let lines = out.split(separator: "\n").map(String.init)
         #expect(lines.count == 6)
@@ -178,16 +178,16 @@ enum LocalStagingSource {
         #expect(idLine.hasSuffix(" <i8 (45,) \(expectedSum)"))
     }
 
-    @Test func rerunSkipsFinishedSegmentsAndRedoesDamagedOnes() throws {
+    @Test func rerunSkipsFinishedSegmentsAndRedoesDamagedOnes() async throws {
         let s = try Scenario(rows: 40)
-        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
+        #expect(try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
         let files = FileManager.default.subpaths(atPath: s.staging)!.filter { $0.hasSuffix(".npy") }.sorted()
         let before = try Dictionary(uniqueKeysWithValues: files.map { ($0, try FileManager.default.attributesOfItem(atPath: "\(s.staging)/\($0)")[.modificationDate] as! Date) })
         // Damage one file; the rerun must rewrite exactly that segment.
         let victim = try #require(files.first { $0.contains("/floats/p_1/") && $0.hasSuffix("data.npy") })
         truncate("\(s.staging)/\(victim)", 100)
-        Thread.sleep(forTimeInterval: 0.05)
-        let (status, out, _) = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
+        try await Task.sleep(for: .milliseconds(50))
+        let (status, out, _) = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
         #expect(status == 0)
         let floatsRow = try #require(out.split(separator: "\n").first { $0.hasPrefix("floats ") }).split(separator: " ")
         #expect(Array(floatsRow.prefix(3)) == ["floats", "1", "3"], "one segment redone, three kept")
@@ -199,14 +199,14 @@ enum LocalStagingSource {
         try s.checkAll()
     }
 
-    @Test func killedDumpResumesToIdenticalOutput() throws {
+    @Test func killedDumpResumesToIdenticalOutput() async throws {
         let s = try Scenario(rows: 200_000, segmentsPerTable: 2)
         let reference = TempDir("ref")
         // Uninterrupted reference dump into another folder.
         let refConfig = reference.sub("migration.yaml")
         try String(contentsOfFile: s.configPath, encoding: .utf8).replacingOccurrences(of: s.dir.sub("staged"), with: reference.sub("staged"))
             .write(toFile: refConfig, atomically: true, encoding: .utf8)
-        #expect(try run(cliPath, ["dump", "-c", refConfig, "--quiet"]).0 == 0)
+        #expect(try await run(cliPath, ["dump", "-c", refConfig, "--quiet"]).0 == 0)
 
         // Start, kill -9 once some files are committed, then rerun.
         let process = Process()
@@ -219,13 +219,13 @@ enum LocalStagingSource {
         while Date() < deadline {
             let done = (FileManager.default.subpaths(atPath: s.staging) ?? []).filter { $0.hasSuffix(".npy") }.count
             if done >= 2 { break }
-            Thread.sleep(forTimeInterval: 0.002)
+            try await Task.sleep(for: .milliseconds(2))
         }
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationReason == .uncaughtSignal, "the dump finished before it could be killed; the test proves nothing")
 
-        let (status, _, err) = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
         #expect(status == 0, "\(err)")
         let got = FileManager.default.subpaths(atPath: s.staging)!.filter { !$0.hasSuffix("journal.json") }.sorted()
         let want = FileManager.default.subpaths(atPath: reference.sub("staged/migration"))!.filter { !$0.hasSuffix("journal.json") }.sorted()
@@ -290,12 +290,12 @@ enum LocalStagingSource {
         #expect(await journal.all.contains { $0.phase == .failed && ($0.failure ?? "").contains("changed since") })
     }
 
-    @Test func readOnlyOutputIsAClearError() throws {
+    @Test func readOnlyOutputIsAClearError() async throws {
         let s = try Scenario(rows: 10, segmentsPerTable: 1)
         // A file where the output folder should be: nothing can be created below it, even as root.
         try FileManager.default.createDirectory(atPath: s.dir.sub("staged"), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: URL(fileURLWithPath: s.dir.sub("staged/migration")))
-        let (status, _, err) = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"])
         #expect(status == 1)
         #expect(err.contains(s.dir.sub("staged/migration")))
         let errors = err.split(separator: "\n").filter { $0.contains("error:") }

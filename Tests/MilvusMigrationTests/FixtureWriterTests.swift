@@ -77,7 +77,7 @@ import Testing
     }
 
     /// The public test1w fixture: its `.rv` and `bloom_filter` git blob ids are known.
-    @Test func test1wFilesMatchPublishedBlobIds() throws {
+    @Test func test1wFilesMatchPublishedBlobIds() async throws {
         let dir = TempDir()
         let db = try Milvus1xDatabase(root: dir.path, version: "1.1.1")
         db.addCollection("test1w", dimension: 256, metric: 1)
@@ -85,12 +85,12 @@ import Testing
             for c in 0..<256 { buffer.storeBytes(of: Float(1).bitPattern.littleEndian, toByteOffset: 4 * c, as: UInt32.self) }
         }, segmentId: "1678354366132931000")
         let folder = db.segmentFolder(table: "test1w", segment: segment)
-        func blob(_ path: String) throws -> String {
-            try run("/usr/bin/git", ["hash-object", path]).1.trimmingCharacters(in: .whitespacesAndNewlines)
+        func blob(_ path: String) async throws -> String {
+            try await run("/usr/bin/git", ["hash-object", path]).1.trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        #expect(try blob("\(folder)/\(segment).rv").hasPrefix("b9b97438b7c4"))
-        #expect(try blob("\(folder)/\(segment).uid").hasPrefix("24716c31ca5a"))
-        #expect(try blob("\(folder)/bloom_filter").hasPrefix("01b188c871b3"))
+        #expect(try await blob("\(folder)/\(segment).rv").hasPrefix("b9b97438b7c4"))
+        #expect(try await blob("\(folder)/\(segment).uid").hasPrefix("24716c31ca5a"))
+        #expect(try await blob("\(folder)/bloom_filter").hasPrefix("01b188c871b3"))
         #expect(try readBytes("\(folder)/bloom_filter").count == 55_208)
     }
 

@@ -70,15 +70,20 @@ struct InsertMigration {
             .write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    func cli(_ verb: String, _ more: [String] = []) throws -> (Int32, String, String) {
-        try run(cliPath, [verb, "-c", configPath, "--quiet"] + more)
+    func cli(_ verb: String, _ more: [String] = []) async throws -> (Int32, String, String) {
+        try await run(cliPath, [verb, "-c", configPath, "--quiet"] + more)
     }
 
     /// `start` killed with SIGKILL as soon as the journal shows a batch in flight after at least
-    /// one acknowledged one; returns whether it was caught mid-insert. The journal is polled on
-    /// this thread with `usleep`, not with `Task.sleep`: under a loaded test run the cooperative
-    /// pool can be busy long enough for a whole small job to finish between two polls.
-    func killMidInsert(_ more: [String] = []) throws -> Bool {
+    /// one acknowledged one; returns whether it was caught mid-insert. The journal is polled with
+    /// `usleep` on a thread of its own (`onThread`), not with `Task.sleep`: under a loaded test run
+    /// the cooperative pool can be busy long enough for a whole small job to finish between two polls.
+    func killMidInsert(_ more: [String] = []) async throws -> Bool {
+        let (configPath, journalPath) = (self.configPath, self.journalPath)
+        return try await onThread { try Self.killMidInsertBlocking(configPath: configPath, journalPath: journalPath, more) }
+    }
+
+    private static func killMidInsertBlocking(configPath: String, journalPath: String, _ more: [String]) throws -> Bool {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cliPath)
         process.arguments = ["start", "-c", configPath, "--quiet"] + more
@@ -102,9 +107,9 @@ struct InsertMigration {
     }
 
     /// The `--report` of a `start`.
-    func startReport(_ more: [String] = []) throws -> (Int32, [String: Any]?, String) {
+    func startReport(_ more: [String] = []) async throws -> (Int32, [String: Any]?, String) {
         let report = dir.sub("report-\(UUID().uuidString.prefix(6)).json")
-        let (code, _, err) = try cli("start", ["--report", report] + more)
+        let (code, _, err) = try await cli("start", ["--report", report] + more)
         let json = (try? Data(contentsOf: URL(fileURLWithPath: report))).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
         return (code, json, err)
     }
@@ -120,17 +125,17 @@ struct InsertMigration {
 struct InsertModeMilvusTests {
     @Test func startInsertsFloatBinaryAndPartitionsThenVerifyFullAndARerunSendsNothing() async throws {
         let m = try InsertMigration(server: .milvus)
-        let (code, report, err) = try m.startReport()
+        let (code, report, err) = try await m.startReport()
         #expect(code == 0, "\(err)")
         #expect(InsertMigration.sum(report, "rowsImported") == m.live.values.reduce(0, +))
         // Nothing staged: the output folder has only meta.json and the journal.
         let staged = try FileManager.default.contentsOfDirectory(atPath: m.dir.sub("out/migration")).sorted()
         #expect(staged == ["journal.json", "meta.json"])
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("Milvus matches the source."))
 
-        let (again, second, err2) = try m.startReport()
+        let (again, second, err2) = try await m.startReport()
         #expect(again == 0, "\(err2)")
         #expect(InsertMigration.sum(second, "rowsImported") == 0, "a second run sends nothing")
         #expect(InsertMigration.sum(second, "importedBefore") == 7)
@@ -140,11 +145,11 @@ struct InsertModeMilvusTests {
     @Test func killedMidInsertThenRerunIsExact() async throws {
         // 3000 rows of 264 bytes per segment, batches of 1 MB: two batches per segment.
         let m = try InsertMigration(server: .milvus, rows: 6000)
-        let caught = try m.killMidInsert()
+        let caught = try await m.killMidInsert()
         #expect(caught, "the kill landed mid-insert")
-        let (code, _, err) = try m.cli("start")
+        let (code, _, err) = try await m.cli("start")
         #expect(code == 0, "\(err)")
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
     }
 
@@ -171,7 +176,7 @@ struct InsertModeMilvusTests {
         try localMigrationYAML(db, outputDir: dir.sub("out"), renames: [:], loader: "loader:\n  mode: insert\n", milvus2x: milvus)
             .write(toFile: config, atomically: true, encoding: .utf8)
         // 5 x 60,000 rows x 1,032 bytes: about 310 MB in 16 MB requests.
-        let (code, out, err) = try run(cliPath, ["start", "-c", config, "--quiet"])
+        let (code, out, err) = try await run(cliPath, ["start", "-c", config, "--quiet"])
         #expect(code == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
@@ -184,10 +189,10 @@ struct InsertModeMilvusTests {
         try #require(MilvusTestEnv.authEnabled, "the test command runs Milvus with authentication")
         let token = "\(MilvusTestEnv.user ?? ""):\(MilvusTestEnv.password ?? "")"
         let m = try InsertMigration(server: .milvus, rows: 500, credentials: ["token": token])
-        let (code, _, err) = try m.cli("start", ["--col", "vecs"])
+        let (code, _, err) = try await m.cli("start", ["--col", "vecs"])
         #expect(code == 0, "\(err)")
         try m.writeConfig(credentials: ["token": "root:wrong-\(m.suffix)"], batchMB: 1)
-        let bad = try m.cli("start", ["--col", "vecs"])
+        let bad = try await m.cli("start", ["--col", "vecs"])
         #expect(bad.0 == 1)
         #expect(bad.2.contains("authentication failed for the token (target.milvus2x.token)"), "\(bad.2)")
         #expect(!bad.2.contains("wrong-\(m.suffix)"), "the token never appears in output")
@@ -198,12 +203,12 @@ struct InsertModeMilvusTests {
 struct InsertModeLiteTests {
     @Test func startThenVerifyFullAndARerunSendsNothing() async throws {
         let m = try InsertMigration(server: .lite)
-        let (code, report, err) = try m.startReport()
+        let (code, report, err) = try await m.startReport()
         #expect(code == 0, "\(err)")
         #expect(InsertMigration.sum(report, "rowsImported") == m.live["vecs"])
-        let verify = try m.cli("verify", ["--full"])
+        let verify = try await m.cli("verify", ["--full"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
-        let (again, second, err2) = try m.startReport()
+        let (again, second, err2) = try await m.startReport()
         #expect(again == 0, "\(err2)")
         #expect(InsertMigration.sum(second, "rowsImported") == 0)
         #expect(InsertMigration.sum(second, "targetRows") == m.live["vecs"])
@@ -211,11 +216,11 @@ struct InsertModeLiteTests {
 
     @Test func killedMidInsertThenRerunIsExact() async throws {
         let m = try InsertMigration(server: .lite, rows: 12000)
-        let caught = try m.killMidInsert()
+        let caught = try await m.killMidInsert()
         #expect(caught, "the kill landed mid-insert")
-        let (code, _, err) = try m.cli("start")
+        let (code, _, err) = try await m.cli("start")
         #expect(code == 0, "\(err)")
-        let verify = try m.cli("verify", ["--full"])
+        let verify = try await m.cli("verify", ["--full"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
     }
 
@@ -233,14 +238,14 @@ struct InsertModeLiteTests {
         text = text.replacingOccurrences(of: m.db.metaPath, with: db.metaPath).replacingOccurrences(of: m.db.tablesPath, with: db.tablesPath)
         try text.write(toFile: m.configPath, atomically: true, encoding: .utf8)
         m.live = ["vecs": 5]
-        let (code, report, err) = try m.startReport()
+        let (code, report, err) = try await m.startReport()
         #expect(code == 0, "\(err)")
         #expect(InsertMigration.sum(report, "targetRows") == 3, "ids 1, 2, 3")
         #expect(InsertMigration.sum(report, "sourceRows") == 3)
-        let verify = try m.cli("verify", ["--full"])
+        let verify = try await m.cli("verify", ["--full"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         // In insert mode `load` is the same job: everything is in, nothing is sent.
-        let load = try m.cli("load")
+        let load = try await m.cli("load")
         #expect(load.0 == 0, "\(load.2)")
     }
 
@@ -249,7 +254,7 @@ struct InsertModeLiteTests {
         var m = try InsertMigration(server: .milvus, rows: 100)
         m.server = .lite
         try m.writeConfig(credentials: [:], batchMB: 1)
-        let (code, _, err) = try m.cli("start")
+        let (code, _, err) = try await m.cli("start")
         #expect(code == 1)
         #expect(err.contains("collection 'bits': has binary vectors, which the target (milvus_lite-3.2.2"), "\(err)")
         let journal = (try? String(contentsOfFile: m.journalPath, encoding: .utf8)) ?? ""

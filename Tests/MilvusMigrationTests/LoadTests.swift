@@ -85,8 +85,8 @@ struct LoadTests {
             try text.write(toFile: scenario.configPath, atomically: true, encoding: .utf8)
         }
 
-        func cli(_ verb: String, _ more: [String] = []) throws -> (Int32, String, String) {
-            try run(cliPath, [verb, "-c", scenario.configPath, "--quiet"] + more)
+        func cli(_ verb: String, _ more: [String] = []) async throws -> (Int32, String, String) {
+            try await run(cliPath, [verb, "-c", scenario.configPath, "--quiet"] + more)
         }
 
         /// Runs `verb` in the background and sends `signal` once the journal contains `marker`.
@@ -109,7 +109,7 @@ struct LoadTests {
                 try await Task.sleep(for: .milliseconds(10))
             }
             kill(process.processIdentifier, signal)
-            process.waitUntilExit()
+            await waitForExit(process)
             return process
         }
 
@@ -124,9 +124,9 @@ struct LoadTests {
 
     @Test func floatBinaryPartitionsDeletionsEveryRowCompared() async throws {
         let m = try Migration(extra: ["loadCollection": "true"])
-        let dump = try m.cli("dump")
+        let dump = try await m.cli("dump")
         #expect(dump.0 == 0, "\(dump.2)")
-        let (status, out, err) = try m.cli("load")
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."))
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
@@ -158,9 +158,9 @@ struct LoadTests {
 
     @Test func rerunAfterSuccessImportsNothing() async throws {
         let m = try Migration(rows: 50, segments: 1)
-        #expect(try m.cli("dump").0 == 0)
-        #expect(try m.cli("load").0 == 0)
-        let (status, out, err) = try m.cli("load")
+        #expect(try await m.cli("dump").0 == 0)
+        #expect(try await m.cli("load").0 == 0)
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Nothing to import: every segment was imported by an earlier run."))
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
@@ -179,10 +179,10 @@ struct LoadTests {
         // proxy dies (nil dereference) when a client vanishes during GetImportState or Import.
         let config = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
         try ("loader:\n  worker:\n    limit: 1\n" + config).write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         let process = try await m.signal(SIGKILL, verb: "load") { $0.components(separatedBy: "\"importTask\"").count > 2 }
         #expect(process.terminationReason == .uncaughtSignal, "load finished before the kill; the test proves nothing")
-        let (status, out, err) = try m.cli("load")
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."))
         let total = m.scenario.expected.filter { $0.key.hasPrefix("floats/") }.reduce(0) { $0 + $1.value.count }
@@ -194,23 +194,23 @@ struct LoadTests {
 
     @Test func existingCollectionPolicies() async throws {
         let m = try Migration(rows: 30, segments: 1)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         let floats = m.names["floats"]!
         // Someone else's collection with the same name.
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
             try await client.createCollection(floats, schema: TargetSchema(idField: "id", vectorField: "data", vectorKind: .float, dimension: 5), description: "other", shards: 1)
         }
-        let failed = try m.cli("load")
+        let failed = try await m.cli("load")
         #expect(failed.0 == 1)
         #expect(failed.2.contains("collection '\(floats)': already exists in Milvus") && failed.2.contains("onExisting"))
 
         try m.writeConfig(["onExisting": "skip"])
-        let skipped = try m.cli("load", ["--col", "floats"])
+        let skipped = try await m.cli("load", ["--col", "floats"])
         #expect(skipped.0 == 0, "\(skipped.2)")
         #expect(skipped.1.contains("skipped"))
 
         try m.writeConfig(["onExisting": "append"])
-        let appended = try m.cli("load", ["--col", "floats"])
+        let appended = try await m.cli("load", ["--col", "floats"])
         #expect(appended.0 == 0, "\(appended.2)")
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
             #expect(try await client.rowCount(collection: floats) == 50)
@@ -220,13 +220,13 @@ struct LoadTests {
         }
         // The journal says these segments are imported; start the load over for the new collection.
         try FileManager.default.removeItem(atPath: "\(m.scenario.staging)/journal.json")
-        #expect(try m.cli("dump").0 == 0)
-        let mismatch = try m.cli("load", ["--col", "floats"])
+        #expect(try await m.cli("dump").0 == 0)
+        let mismatch = try await m.cli("load", ["--col", "floats"])
         #expect(mismatch.0 == 1)
         #expect(mismatch.2.contains("exists with another schema: Milvus has [id Int64 primary key, data FloatVector(7)], the migration needs [id Int64 primary key, data FloatVector(5)]"))
 
         try m.writeConfig(["onExisting": "drop"])
-        let dropped = try m.cli("load", ["--col", "floats"])
+        let dropped = try await m.cli("load", ["--col", "floats"])
         #expect(dropped.0 == 0, "\(dropped.2)")
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
             #expect(try await client.rowCount(collection: floats) == 50)
@@ -238,7 +238,7 @@ struct LoadTests {
 
     @Test func importFailureReachesTheUserVerbatim() async throws {
         let m = try Migration(rows: 20, segments: 1)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         // Corrupt one staged vector file: a header that claims dim 4 instead of 5 (sizes kept consistent).
         let file = try #require(FileManager.default.subpaths(atPath: m.scenario.staging)?.first { $0.hasPrefix("tables/floats/") && !$0.contains("p_1") && $0.hasSuffix("data.npy") })
         let path = "\(m.scenario.staging)/\(file)"
@@ -252,20 +252,20 @@ struct LoadTests {
         bytes.withUnsafeBytes { sum.update($0) }
         let files = record.files.map { $0.path == file ? StagedFileRecord(path: file, bytes: Int64(bytes.count), checksum: sum.hex) : $0 }
         try await journal.apply(.staged(files: files, rows: record.rows, deletedRows: record.deletedRows, fingerprint: record.sourceFingerprint), to: record.key)
-        let (status, _, err) = try m.cli("load", ["--col", "floats"])
+        let (status, _, err) = try await m.cli("load", ["--col", "floats"])
         #expect(status == 1)
         #expect(err.contains("illegal dimension 4 of numpy file for float vector field 'data', dimension should be 5"), "\(err)")
         #expect(err.contains("segment floats/_default/"))
         try await m.dropAll()
     }
 
-    @Test func unreachableEndpointIsNamed() throws {
+    @Test func unreachableEndpointIsNamed() async throws {
         let m = try Migration(rows: 10, segments: 1)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         var text = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
         text = text.replacingOccurrences(of: "endpoint: \(MilvusTestEnv.endpoint)", with: "endpoint: 127.0.0.1:1")
         try text.write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
-        let (status, _, err) = try m.cli("load")
+        let (status, _, err) = try await m.cli("load")
         #expect(status == 1)
         #expect(err.contains("Milvus at 127.0.0.1:1: unreachable"))
     }
@@ -273,11 +273,11 @@ struct LoadTests {
     @Test(.enabled(if: MilvusTestEnv.authEnabled, "the test command starts Milvus with authentication"))
     func wrongCredentialsAreRefused() async throws {
         let m = try Migration(rows: 10, segments: 1)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         var text = try String(contentsOfFile: m.scenario.configPath, encoding: .utf8)
         text = text.replacingOccurrences(of: "password: \(MilvusTestEnv.password ?? "")", with: "password: wrong-password")
         try text.write(toFile: m.scenario.configPath, atomically: true, encoding: .utf8)
-        let (status, _, err) = try m.cli("load")
+        let (status, _, err) = try await m.cli("load")
         #expect(status == 1)
         #expect(err.contains("authentication failed for user 'root'"), "\(err)")
         #expect(!err.contains("wrong-password"))
@@ -290,7 +290,7 @@ struct StartAndVerifyTests {
 
     @Test func startMigratesAndVerifyPasses() async throws {
         let m = try Migration(rows: 400, segments: 2)
-        let (status, out, err) = try m.cli("start", ["--report", m.scenario.dir.sub("report.json")])
+        let (status, out, err) = try await m.cli("start", ["--report", m.scenario.dir.sub("report.json")])
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."))
         let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: m.scenario.dir.sub("report.json")))) as! [String: Any]
@@ -298,15 +298,15 @@ struct StartAndVerifyTests {
         #expect(collections.count == 2)
         #expect(collections.allSatisfy { ($0["importTasks"] as! [Any]).count == ($0["segments"] as! Int) && ($0["deletedRowsSkipped"] as! Int) > 0 })
 
-        let (vStatus, vOut, vErr) = try m.cli("verify", ["--full", "--load", "--json"])
+        let (vStatus, vOut, vErr) = try await m.cli("verify", ["--full", "--load", "--json"])
         #expect(vStatus == 0, "\(vErr)")
         let json = try JSONSerialization.jsonObject(with: Data(vOut.utf8)) as! [String: Any]
         #expect(json["ok"] as? Bool == true)
         let compared = (json["collections"] as! [[String: Any]]).reduce(0) { $0 + ($1["rowsCompared"] as! Int) }
         #expect(compared == m.scenario.expected.values.reduce(0) { $0 + $1.count })
         // A sample also passes, and a second start has nothing to do.
-        #expect(try m.cli("verify", ["--sample", "50"]).0 == 0)
-        let again = try m.cli("start")
+        #expect(try await m.cli("verify", ["--sample", "50"]).0 == 0)
+        let again = try await m.cli("start")
         #expect(again.0 == 0 && again.1.contains("Nothing to import"))
         try await m.dropAll()
     }
@@ -316,16 +316,16 @@ struct StartAndVerifyTests {
         // Ctrl-C once an import task is recorded: the job stops cleanly and says so.
         let process = try await m.signal(SIGINT, verb: "start", onceJournalContains: "\"importTask\"")
         #expect(process.terminationStatus == 1, "start should stop with an error after SIGINT")
-        let (status, out, err) = try m.cli("start")
+        let (status, out, err) = try await m.cli("start")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."))
-        #expect(try m.cli("verify", ["--full", "--load"]).0 == 0)
+        #expect(try await m.cli("verify", ["--full", "--load"]).0 == 0)
         try await m.dropAll()
     }
 
     @Test func verifyCatchesAlteredRows() async throws {
         let m = try Migration(rows: 60, segments: 1, extra: ["loadCollection": "true"])
-        #expect(try m.cli("start").0 == 0)
+        #expect(try await m.cli("start").0 == 0)
         let floats = m.names["floats"]!
         let victim = m.scenario.expected["floats/_default"]![3]
         // Another row with the same id and a different vector (an upsert in effect: Milvus returns the newest).
@@ -333,7 +333,7 @@ struct StartAndVerifyTests {
             _ = try await client.insert(collection: floats, partition: nil, fields: FieldNames(),
                                         batch: RowBatch(ids: [victim.0], vectors: .float([9, 9, 9, 9, 9]), dimension: 5), subject: "test")
         }
-        let (status, out, err) = try m.cli("verify", ["--full"])
+        let (status, out, err) = try await m.cli("verify", ["--full"])
         #expect(status == 1)
         #expect(out.contains("collection '\(floats)' partition '_default' id \(victim.0): vector differs"), "\(out)")
         #expect(out.contains("Milvus [9.0, 9.0, 9.0, 9.0, …]"))
@@ -344,7 +344,7 @@ struct StartAndVerifyTests {
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in
             try await client.dropCollection(m.names["bits"]!)
         }
-        let missing = try m.cli("verify", ["--col", "bits"])
+        let missing = try await m.cli("verify", ["--col", "bits"])
         #expect(missing.0 == 1 && missing.1.contains("collection '\(m.names["bits"]!)': does not exist in Milvus"))
         try await m.dropAll()
     }
@@ -361,9 +361,9 @@ struct StartAndVerifyTests {
         let target = "wide_\(UUID().uuidString.prefix(8).lowercased())"
         let config = dir.sub("migration.yaml")
         try localMigrationYAML(db, outputDir: dir.sub("out"), renames: ["wide": target]).write(toFile: config, atomically: true, encoding: .utf8)
-        let start = try run(cliPath, ["start", "-c", config, "--quiet"])
+        let start = try await run(cliPath, ["start", "-c", config, "--quiet"])
         #expect(start.0 == 0, "\(start.2)")
-        let verify = try run(cliPath, ["verify", "-c", config, "--full", "--load"])
+        let verify = try await run(cliPath, ["verify", "-c", config, "--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("398 row(s) compared by id and vector bytes (every live row)."))
         // Progress on stderr: a line per index build and load, then the rows compared.
@@ -374,19 +374,19 @@ struct StartAndVerifyTests {
         }
     }
 
-    @Test func verifyDoesNotCreateADatabase() throws {
+    @Test func verifyDoesNotCreateADatabase() async throws {
         let m = try Migration(rows: 10, segments: 1)
         let database = "nodb_\(m.suffix)"
         try m.writeConfig(["database": database])
-        let (status, _, err) = try m.cli("verify")
+        let (status, _, err) = try await m.cli("verify")
         #expect(status == 1)
         #expect(err.contains("database '\(database)': does not exist"), "\(err)")
     }
 
     @Test func verifyNeedsALoadedCollection() async throws {
         let m = try Migration(rows: 20, segments: 1)
-        #expect(try m.cli("start").0 == 0)
-        let (status, _, err) = try m.cli("verify", ["--col", "bits"])
+        #expect(try await m.cli("start").0 == 0)
+        let (status, _, err) = try await m.cli("verify", ["--col", "bits"])
         #expect(status == 1)
         #expect(err.contains("is not loaded") && err.contains("--load"), "\(err)")
         try await m.dropAll()

@@ -37,8 +37,8 @@ struct MilvusFaultTests {
                 .write(toFile: config, atomically: true, encoding: .utf8)
         }
 
-        func cli(_ verb: String, _ more: [String] = [], env: [String: String] = [:]) throws -> (Int32, String, String) {
-            try run(cliPath, [verb, "-c", config, "--quiet"] + more,
+        func cli(_ verb: String, _ more: [String] = [], env: [String: String] = [:]) async throws -> (Int32, String, String) {
+            try await run(cliPath, [verb, "-c", config, "--quiet"] + more,
                     environment: ProcessInfo.processInfo.environment.merging(env) { $1 })
         }
 
@@ -147,11 +147,11 @@ struct MilvusFaultTests {
 
     @Test func unreachableAtTheStartAndMidRunThenRerunIsExact() async throws {
         let s = try Setup(segments: 4, rows: 12_000)
-        #expect(try s.cli("dump").0 == 0)
+        #expect(try await s.cli("dump").0 == 0)
         // Unreachable from the start: bounded retries, then one sentence naming the endpoint.
         MilvusFaultTests.killMilvus()
         let t0 = Date()
-        let down = try s.cli("load")
+        let down = try await s.cli("load")
         let seconds = Date().timeIntervalSince(t0)
         MilvusFaultTests.note("load against a stopped Milvus: exit \(down.0) after \(String(format: "%.1f", seconds)) s: \(down.2)")
         #expect(down.0 == 1)
@@ -170,12 +170,12 @@ struct MilvusFaultTests {
     /// The rerun after Milvus came back (stalled tasks decided after 20 s): exit 0, the count
     /// check passes, Milvus holds exactly the source's rows, and `verify --full` passes.
     static func expectExactRerun(_ s: Setup, _ verb: String) async throws {
-        let (status, out, err) = try s.cli(verb, env: ["MILVUS_MIGRATION_IMPORT_STALL_SECONDS": "20"])
+        let (status, out, err) = try await s.cli(verb, env: ["MILVUS_MIGRATION_IMPORT_STALL_SECONDS": "20"])
         MilvusFaultTests.note("rerun after the restart: exit \(status)\n\(err)")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
         #expect(try await s.rowCount() == Int64(s.totalRows))
-        let verify = try s.cli("verify", ["--full", "--load"])
+        let verify = try await s.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
     }
 }

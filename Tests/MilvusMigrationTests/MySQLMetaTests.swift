@@ -132,9 +132,9 @@ import Milvus1xFixture
         #expect(!"\(good) \(String(reflecting: good))".contains("hunter2"))
     }
 
-    @Test func exportWithABadDSNIsAUsageError() throws {
+    @Test func exportWithABadDSNIsAUsageError() async throws {
         let dir = TempDir()
-        let (status, _, err) = try run(cliPath, ["export", "-m", "root:hunter2@tcp(127.0.0.1:3306)", "-o", dir.sub("out")])
+        let (status, _, err) = try await run(cliPath, ["export", "-m", "root:hunter2@tcp(127.0.0.1:3306)", "-o", dir.sub("out")])
         #expect(status == 2)
         #expect(err.contains("-m: the MySQL DSN has no '/database' part") && !err.contains("hunter2"))
     }
@@ -325,15 +325,15 @@ struct MySQLMetaTests {
         #expect(MetaJSON.encode(assembled) == MetaJSON.encode(MetaAssembler.assemble(fromSQLite)))
     }
 
-    @Test func exportMinusMWritesTheSameMetaJSONAsMinusS() throws {
+    @Test func exportMinusMWritesTheSameMetaJSONAsMinusS() async throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
         let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
 
-        let sqlite = try run(cliPath, ["export", "-s", db.metaPath, "-o", dir.sub("out-s")])
+        let sqlite = try await run(cliPath, ["export", "-s", db.metaPath, "-o", dir.sub("out-s")])
         #expect(sqlite.0 == 0, "\(sqlite.2)")
         let started = Date()
-        let mysql = try run(cliPath, ["export", "-m", MariaDBTestServer.goDSN(scratch.name), "-o", dir.sub("out-m")])
+        let mysql = try await run(cliPath, ["export", "-m", MariaDBTestServer.goDSN(scratch.name), "-o", dir.sub("out-m")])
         let seconds = Date().timeIntervalSince(started)
         #expect(mysql.0 == 0, "\(mysql.2)")
         #expect(mysql.1.contains("Exported 3 collection(s), 2 partition(s), 7 segment(s)"), "\(mysql.1)")
@@ -351,21 +351,21 @@ struct MySQLMetaTests {
         let socket = "\(try MariaDBTestServer.user):\(try MariaDBTestServer.password)@unix(\(try MariaDBTestServer.socket))/\(scratch.name)?loc=Local"
         for (label, dsn) in [("url", url), ("socket", socket)] {
             let out = dir.sub("out-\(label)")
-            let result = try run(cliPath, ["export", "-m", dsn, "-o", out])
+            let result = try await run(cliPath, ["export", "-m", dsn, "-o", out])
             #expect(result.0 == 0, "\(label): \(result.2)")
             #expect(try readBytes("\(out)/meta.json") == fromSQLite, "\(label)")
         }
     }
 
-    @Test func minusSWinsOverMinusM() throws {
+    @Test func minusSWinsOverMinusM() async throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
-        let result = try run(cliPath, ["export", "-s", db.metaPath, "-m", "root:x@tcp(127.0.0.1:1)/nothing", "-o", dir.sub("out")])
+        let result = try await run(cliPath, ["export", "-s", db.metaPath, "-m", "root:x@tcp(127.0.0.1:1)/nothing", "-o", dir.sub("out")])
         #expect(result.0 == 0, "\(result.2)")
         #expect(FileManager.default.fileExists(atPath: dir.sub("out/meta.json")))
     }
 
-    @Test func metaModeMySQLPlansLikeSQLite() throws {
+    @Test func metaModeMySQLPlansLikeSQLite() async throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
         let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
@@ -389,8 +389,8 @@ struct MySQLMetaTests {
         }
         var environment = ProcessInfo.processInfo.environment
         environment["MM_TEST_MYSQL_URL"] = try MariaDBTestServer.goDSN(scratch.name)
-        let mysql = try run(cliPath, ["plan", "-c", config("mysql"), "--json"], environment: environment)
-        let sqlite = try run(cliPath, ["plan", "-c", config("sqlite"), "--json"])
+        let mysql = try await run(cliPath, ["plan", "-c", config("mysql"), "--json"], environment: environment)
+        let sqlite = try await run(cliPath, ["plan", "-c", config("sqlite"), "--json"])
         #expect(mysql.0 == 0 && sqlite.0 == 0, "\(mysql.2) \(sqlite.2)")
         let a = try JSONSerialization.jsonObject(with: Data(mysql.1.utf8)) as! [String: Any]
         let b = try JSONSerialization.jsonObject(with: Data(sqlite.1.utf8)) as! [String: Any]
@@ -402,7 +402,7 @@ struct MySQLMetaTests {
         #expect(!mysql.1.contains(password) && !mysql.2.contains(password))
     }
 
-    @Test func passwordWithAtAndColonLogsIn() throws {
+    @Test func passwordWithAtAndColonLogsIn() async throws {
         let dir = TempDir()
         let db = try makeMySQLScenario(at: dir.sub("db"))
         let scratch = try ScratchDatabase(milvusMetaFrom: db.metaPath)
@@ -418,7 +418,7 @@ struct MySQLMetaTests {
         let urlForm = "mysql://\(user):\(encoded)@\(try MariaDBTestServer.host):\(try MariaDBTestServer.port)/\(scratch.name)"
         #expect(try MySQLMetaReader(dsn: MySQLDSN(parsing: urlForm)).read() == snapshot)
 
-        let result = try run(cliPath, ["export", "-m", goForm, "-o", dir.sub("out")])
+        let result = try await run(cliPath, ["export", "-m", goForm, "-o", dir.sub("out")])
         #expect(result.0 == 0, "\(result.2)")
         #expect(!result.1.contains("w0rd") && !result.2.contains("w0rd"))
 
@@ -430,7 +430,7 @@ struct MySQLMetaTests {
         }
     }
 
-    @Test func unreachableServer() throws {
+    @Test func unreachableServer() async throws {
         let dsn = try MySQLDSN(parsing: "root:hunter2@tcp(127.0.0.1:1)/milvus?timeout=3s")
         #expect {
             try MySQLMetaReader(dsn: dsn).read()
@@ -443,7 +443,7 @@ struct MySQLMetaTests {
             try MySQLMetaReader(dsn: socket).read()
         } throws: { "\($0)".contains("mysql://root@unix(/nonexistent/mysqld.sock)/milvus: cannot reach the MySQL server") }
 
-        let cli = try run(cliPath, ["export", "-m", "root:hunter2@tcp(127.0.0.1:1)/milvus", "-o", TempDir().sub("out")])
+        let cli = try await run(cliPath, ["export", "-m", "root:hunter2@tcp(127.0.0.1:1)/milvus", "-o", TempDir().sub("out")])
         #expect(cli.0 == 1)
         #expect(cli.2.contains("error: meta mysql://root@127.0.0.1:1/milvus: cannot reach the MySQL server") && !cli.2.contains("hunter2"))
     }
@@ -497,7 +497,7 @@ struct MySQLMetaTests {
         }
     }
 
-    @Test func databaseWithoutMilvusTables() throws {
+    @Test func databaseWithoutMilvusTables() async throws {
         let scratch = try ScratchDatabase()
         let dsn = try MySQLDSN(parsing: MariaDBTestServer.goDSN(scratch.name))
         #expect(throws: MigrationError.meta(source: dsn.redacted, message: "this database holds no Milvus 1.x meta (missing tables Tables, TableFiles)")) {
@@ -507,7 +507,7 @@ struct MySQLMetaTests {
         #expect(throws: MigrationError.meta(source: dsn.redacted, message: "this database holds no Milvus 1.x meta (missing table TableFiles)")) {
             try MySQLMetaReader(dsn: dsn).read()
         }
-        let cli = try run(cliPath, ["export", "-m", MariaDBTestServer.goDSN(scratch.name), "-o", TempDir().sub("out")])
+        let cli = try await run(cliPath, ["export", "-m", MariaDBTestServer.goDSN(scratch.name), "-o", TempDir().sub("out")])
         #expect(cli.0 == 1 && cli.2.contains("this database holds no Milvus 1.x meta"))
     }
 

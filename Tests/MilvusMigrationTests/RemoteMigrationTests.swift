@@ -14,7 +14,7 @@ struct RemoteMigrationTests {
         let m = try LoadTests.Migration(rows: 500, segments: 2)
         let (bucket, prefix) = try Self.stageInMilvusBucket(m)
 
-        let dump = try m.cli("dump")
+        let dump = try await m.cli("dump")
         #expect(dump.0 == 0, "\(dump.2)")
         // The files are objects in Milvus's bucket, not on the local disk.
         let client = try Moto.client(bucket: bucket)
@@ -22,17 +22,17 @@ struct RemoteMigrationTests {
         #expect(keys.filter { $0.hasSuffix(".npy") }.count == 12)
         #expect(!FileManager.default.fileExists(atPath: m.scenario.staging))
 
-        let load = try m.cli("load")
+        let load = try await m.cli("load")
         #expect(load.0 == 0, "\(load.2)")
         #expect(load.1.contains("Row counts match the source."))
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("Milvus matches the source."))
         let total = m.scenario.expected.values.reduce(0) { $0 + $1.count }
         #expect(verify.1.contains("\(total) row(s) compared by id and vector bytes (every live row)."))
 
         // A rerun of start over the same bucket does nothing.
-        let again = try m.cli("start")
+        let again = try await m.cli("start")
         #expect(again.0 == 0 && again.1.contains("Nothing to import"), "\(again.2)")
         try await m.dropAll()
     }
@@ -44,7 +44,7 @@ struct RemoteMigrationTests {
         let (bucket, prefix) = try Self.stageInMilvusBucket(m)
         let shards = try (0..<2).map { try ShardMilvusTests.start(m, shard: "\($0)/2") }
         for (i, shard) in shards.enumerated() {
-            let (status, out, err) = shard.wait()
+            let (status, out, err) = await shard.wait()
             #expect(status == 0, "shard \(i): \(err)")
             #expect(out.contains("every row this shard imported is in Milvus"), "shard \(i): \(out)")
         }
@@ -52,11 +52,11 @@ struct RemoteMigrationTests {
         let root = try await client.listObjects(prefix: "\(prefix)/migration/", delimiter: "/").objects.map(\.key).sorted()
         #expect(root == ["journal.shard-0-of-2.json", "journal.shard-1-of-2.json", "meta.json"].map { "\(prefix)/migration/\($0)" }, "\(root)")
         #expect(try await client.listMultipartUploads(prefix: "\(prefix)/").isEmpty)
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("Milvus matches the source."))
         // An unsharded run over the same prefix is refused: it would import every segment again.
-        let unsharded = try m.cli("start")
+        let unsharded = try await m.cli("start")
         #expect(unsharded.0 == 2 && unsharded.2.contains("of a run with 2 shards"), "\(unsharded.2)")
         try await m.dropAll()
     }

@@ -5,15 +5,12 @@ import Milvus1xFixture
 
 /// Runs the CLI in the background and sends `signal` once `ready(pid, stderr so far)` holds
 /// (checked every millisecond, at most `within` seconds); returns how it ended and what it printed.
-/// The watching runs on a thread of its own, not on the test's cooperative pool: other tests block
-/// that pool's few threads in synchronous CLI runs, and a watcher waiting for a turn would miss a
-/// window that lasts a fraction of a second.
+/// The watching runs on a thread of its own (`onThread`), not on the test's cooperative pool: a
+/// watcher waiting for a turn on a busy pool would miss a window that lasts a fraction of a second.
 func signalCLI(_ arguments: [String], signal: Int32, within: Double = 60, ready: @escaping (Int32, String) -> Bool) async throws
     -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
     let box = SignalRun(arguments: arguments, signal: signal, within: within, ready: ready)
-    return try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try box.run() }) }.start()
-    }
+    return try await onThread { try box.run() }
 }
 
 /// One `signalCLI` run, handed to its watcher thread.
@@ -27,7 +24,7 @@ private final class SignalRun: @unchecked Sendable {
         self.ready = ready
     }
 
-    func run() throws -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
+        func run() throws -> (status: Int32, reason: Process.TerminationReason, out: String, err: String) {
         let dir = TempDir("sig")
         FileManager.default.createFile(atPath: dir.sub("out"), contents: nil)
         FileManager.default.createFile(atPath: dir.sub("err"), contents: nil)
@@ -97,7 +94,7 @@ func expectInterrupted(_ r: (status: Int32, reason: Process.TerminationReason, o
         let staged = await journal.all.filter { $0.phase == .staged }.count
         #expect(staged < 6, "the dump finished before the signal; the test proves nothing")
         // The rerun completes.
-        let (status, out, err) = try run(cliPath, args)
+        let (status, out, err) = try await run(cliPath, args)
         #expect(status == 0, "\(err)")
         #expect(out.contains("Dumped"))
     }
@@ -106,7 +103,7 @@ func expectInterrupted(_ r: (status: Int32, reason: Process.TerminationReason, o
     /// import: its record goes back to "needs staging", and the next dump writes it again.
     @Test func flippedByteIsFoundAndRestaged() async throws {
         let s = try DumpTests.Scenario(rows: 300, segmentsPerTable: 1)
-        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
+        #expect(try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
         let staging = LocalStagingArea(root: s.staging)
         let journal = try await JobJournal.open(staging)
         let record = try #require(await journal.all.first { $0.key.hasPrefix("floats/_default/") })
@@ -118,7 +115,7 @@ func expectInterrupted(_ r: (status: Int32, reason: Process.TerminationReason, o
         // Only the header and size are compared on a dump rerun; the content check marks it.
         await #expect(throws: MigrationError.self) { try await StagedFileCheck.requireIntact(record, staging: staging, journal: journal) }
         #expect(await journal.record(record.key)?.step == .stage)
-        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
+        #expect(try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"]).0 == 0)
         #expect(try readBytes(victim) == original)
         let reread = try await JobJournal.open(staging)
         let restaged = try #require(await reread.record(record.key))
@@ -160,8 +157,8 @@ struct ResumeTests {
     /// second import of its rows.
     @Test func failedRedumpOfImportedSegmentIsNotImportedTwice() async throws {
         let m = try Migration(rows: 500, segments: 2)
-        #expect(try m.cli("dump").0 == 0)
-        #expect(try m.cli("load").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
+        #expect(try await m.cli("load").0 == 0)
         // The staged folder of one segment is replaced by a file: staging it again fails.
         let journal = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging))
         let record = try #require(await journal.all.first { $0.key.hasPrefix("floats/_default/") })
@@ -169,19 +166,19 @@ struct ResumeTests {
         let folder = "\(m.scenario.staging)/\((record.files[0].path as NSString).deletingLastPathComponent)"
         try FileManager.default.removeItem(atPath: folder)
         try Data("not a folder".utf8).write(to: URL(fileURLWithPath: folder))
-        let redump = try m.cli("dump")
+        let redump = try await m.cli("dump")
         // The imported segment is not staged again (before the fix: "dump failed", then `failed` without its task).
         #expect(redump.0 == 0, "\(redump.2)")
         let rereadJournal = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging))
         let after = try #require(await rereadJournal.record(record.key))
         #expect(after.phase == .imported && after.importTask == task)
         try FileManager.default.removeItem(atPath: folder)
-        #expect(try m.cli("dump").0 == 0)
-        let (status, out, err) = try m.cli("load")
+        #expect(try await m.cli("dump").0 == 0)
+        let (status, out, err) = try await m.cli("load")
         #expect(status == 0, "\(err)")
         #expect(out.contains("Nothing to import"), "\(out)")
         #expect(try await rows(m) == expectedRows(m))
-        #expect(try m.cli("verify", ["--full", "--load"]).0 == 0)
+        #expect(try await m.cli("verify", ["--full", "--load"]).0 == 0)
         try await m.dropAll()
     }
 
@@ -199,21 +196,21 @@ struct ResumeTests {
         try db.finish()
         let target = "plain_\(UUID().uuidString.prefix(8).lowercased())"
         let config = try writeConfig(dir, db: db, renames: ["plain": target])
-        func cli(_ verb: String, _ more: [String] = []) throws -> (Int32, String, String) { try run(cliPath, [verb, "-c", config, "--quiet"] + more) }
-        #expect(try cli("dump").0 == 0)
+        func cli(_ verb: String, _ more: [String] = []) async throws -> (Int32, String, String) { try await run(cliPath, [verb, "-c", config, "--quiet"] + more) }
+        #expect(try await cli("dump").0 == 0)
         let staging = LocalStagingArea(root: dir.sub("out/migration"))
         let opened = try await JobJournal.open(staging)
         let record = try #require(await opened.all.first)
         #expect(!record.files[1].checksum.hasPrefix("header:"), "kernel-copied files get a full checksum")
         let victim = "\(staging.root)/\(record.files[1].path)"
         try flipByte(victim, at: 128 + 4 * 8 * 700 + 2)
-        let load = try cli("load")
+        let load = try await cli("load")
         #expect(load.0 == 1)
         #expect(load.2.contains(victim) && load.2.contains("rerun dump"), "\(load.2)")
-        #expect(try cli("dump").0 == 0)
-        let again = try cli("load")
+        #expect(try await cli("dump").0 == 0)
+        let again = try await cli("load")
         #expect(again.0 == 0, "\(again.2)")
-        let verify = try cli("verify", ["--full", "--load"])
+        let verify = try await cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         try await MilvusClient.with(try MilvusTestEnv.options()) { (client: MilvusClient) async throws -> Void in try await client.dropCollection(target) }
     }
@@ -221,14 +218,14 @@ struct ResumeTests {
     /// Defect 10 through `start`: the corrupted file is staged again and the migration is exact.
     @Test func corruptedStagedFileIsRestagedByStart() async throws {
         let m = try Migration(rows: 400, segments: 2)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         let opened = try await JobJournal.open(LocalStagingArea(root: m.scenario.staging))
         let record = try #require(await opened.all.first { $0.key.hasPrefix("floats/_default/") })
         try flipByte("\(m.scenario.staging)/\(record.files[1].path)", at: Int(record.files[1].bytes) - 9)
-        let (status, _, err) = try m.cli("start")
+        let (status, _, err) = try await m.cli("start")
         #expect(status == 0, "\(err)")
         #expect(err.contains("does not match the checksum") && err.contains("staging it again"), "\(err)")
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         try await m.dropAll()
     }
@@ -248,17 +245,17 @@ struct ResumeTests {
         expectInterrupted(try await signalCLI(args("dump"), signal: SIGTERM, ready: early), "dump SIGTERM early")
         expectInterrupted(try await signalCLI(args("start"), signal: SIGINT, ready: oneMoreTask()), "start SIGINT mid-run")
         expectInterrupted(try await signalCLI(args("start"), signal: SIGTERM, ready: early), "start SIGTERM early")
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         expectInterrupted(try await signalCLI(args("load"), signal: SIGINT, ready: early), "load SIGINT early")
         expectInterrupted(try await signalCLI(args("load"), signal: SIGTERM, ready: oneMoreTask()), "load SIGTERM mid-run")
-        let done = try m.cli("start")
+        let done = try await m.cli("start")
         #expect(done.0 == 0, "\(done.2)")
         #expect(try await rows(m) == expectedRows(m))
         expectInterrupted(try await signalCLI(args("verify", ["--full", "--load"]), signal: SIGINT, ready: early), "verify SIGINT early")
         // Mid-run: once connected (planning is done; comparing runs).
         expectInterrupted(try await signalCLI(args("verify", ["--full", "--load"]), signal: SIGTERM) { _, err in err.contains("connected to Milvus") },
                           "verify SIGTERM mid-run")
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.2)")
         try await m.dropAll()
     }

@@ -30,7 +30,7 @@ extension S3FaultTests {
     /// Uploads the fixture's `tables/` under `v1/tables/` of a fresh bucket.
     static func uploadTables(_ fx: RemoteDumpFixture) async throws -> S3Client {
         let client = try await Moto.freshBucket()
-        for (path, bytes) in try folderContents("\(fx.db)/tables") { try await client.putObject("v1/tables/\(path)", bytes) }
+        for (path, bytes) in try await folderContents("\(fx.db)/tables") { try await client.putObject("v1/tables/\(path)", bytes) }
         return client
     }
 
@@ -46,8 +46,8 @@ extension S3FaultTests {
     /// clear error naming the object, exit 1, and nothing wrong staged.
     @Test func serverIgnoringRangeIsAClearErrorNotAnOverflow() async throws {
         let dir = TempDir("range")
-        let fx = try RemoteDumpFixture(rows: 12_000, segments: 2, collections: 1, dim: 128)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 12_000, segments: 2, collections: 1, dim: 128)
+        let reference = try await fx.localDump()
         let client = try await S3FaultTests.uploadTables(fx)
         let bucket = client.settings.bucket
         // Ranges starting at byte 4096 or later are ignored: headers and the first chunk of each
@@ -57,22 +57,22 @@ extension S3FaultTests {
         let out = fx.dir.sub("ranged")
         let config = try fx.config("ranged", fx.header(source: S3FaultTests.remoteSource(bucket: bucket, endpoint: proxy.endpoint))
             + "target:\n  mode: local\n  local:\n    outputDir: \(out)\n")
-        let (status, stdout, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, stdout, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 1, "exit \(status) (a signal number means a crash): \(err)")
         #expect(err.contains("ignored the byte range") && err.contains("s3://\(bucket)/v1/tables/") && err.contains(".rv"), "\(err)")
         #expect(!stdout.contains("Dumped"))
         #expect(S3FaultTests.requests(dir).contains { $0.hasPrefix("GET ") && $0.contains(".rv") }, "the proxy saw the reads")
         // Nothing half-written, and nothing staged differs from the reference.
-        let staged = try folderContents("\(out)/migration")
+        let staged = try await folderContents("\(out)/migration")
         #expect(!staged.keys.contains { $0.hasSuffix(".partial") })
         for (path, bytes) in staged where path.hasSuffix(".npy") { #expect(reference[path].map { $0 == bytes } == true, "\(path) differs") }
 
         // Straight to the server the same dump completes, identical to the local one.
         let direct = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: proxy.endpoint, with: Moto.endpoint)
         try direct.write(toFile: config, atomically: true, encoding: .utf8)
-        let (status2, _, err2) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status2, _, err2) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status2 == 0, "\(err2)")
-        let done = try folderContents("\(out)/migration").filter { $0.key != "journal.json" }
+        let done = try await folderContents("\(out)/migration").filter { $0.key != "journal.json" }
         #expect(done.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference { #expect(done[path].map { $0 == bytes } == true, "\(path) differs") }
     }
@@ -81,19 +81,19 @@ extension S3FaultTests {
     /// the dump from the bucket equals the local one.
     @Test func connectionResetsMidBodyAreRetried() async throws {
         let dir = TempDir("reset")
-        let fx = try RemoteDumpFixture(rows: 6000, segments: 2, collections: 1, dim: 128)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 6000, segments: 2, collections: 1, dim: 128)
+        let reference = try await fx.localDump()
         let client = try await S3FaultTests.uploadTables(fx)
         let proxy = try LocalServer.proxy(to: S3FaultTests.motoPort, dir: dir, mode: "reset-body", count: 8)
         defer { proxy.stop() }
         let out = fx.dir.sub("reset")
         let config = try fx.config("reset", fx.header(source: S3FaultTests.remoteSource(bucket: client.settings.bucket, endpoint: proxy.endpoint))
             + "target:\n  mode: local\n  local:\n    outputDir: \(out)\n")
-        let (status, _, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err)")
         let gets = S3FaultTests.requests(dir).filter { $0.hasPrefix("GET ") }.count
         #expect(gets > 8, "\(gets) GETs: the 8 cut answers were retried")
-        let staged = try folderContents("\(out)/migration").filter { $0.key != "journal.json" }
+        let staged = try await folderContents("\(out)/migration").filter { $0.key != "journal.json" }
         #expect(staged.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference { #expect(staged[path].map { $0 == bytes } == true, "\(path) differs") }
     }
@@ -103,13 +103,13 @@ extension S3FaultTests {
     /// summary; the rerun after the storm completes, identical.
     @Test func errorStormsRecoverAndExhaustionIsAClearError() async throws {
         let dir = TempDir("storm")
-        let fx = try RemoteDumpFixture(rows: 4000, segments: 2, collections: 1, dim: 64)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 4000, segments: 2, collections: 1, dim: 64)
+        let reference = try await fx.localDump()
         let bucket = try await Moto.freshBucket().settings.bucket
 
         let storm = try LocalServer.proxy(to: S3FaultTests.motoPort, dir: dir, mode: "error500", count: 6)
         let config = try fx.config("storm", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "storm", endpoint: storm.endpoint, extra: "maxRetries: 10"))
-        let (status, _, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         storm.stop()
         #expect(status == 0, "\(err)")
         #expect(S3FaultTests.requests(dir).count > 6)
@@ -120,13 +120,13 @@ extension S3FaultTests {
         let endless = try LocalServer.proxy(to: S3FaultTests.motoPort, dir: dir, mode: "error500", count: 1_000_000)
         defer { endless.stop() }
         let failing = try fx.config("endless", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "endless", endpoint: endless.endpoint, extra: "maxRetries: 2"))
-        let (status2, out2, err2) = try run(cliPath, ["dump", "-c", failing, "--quiet"])
+        let (status2, out2, err2) = try await run(cliPath, ["dump", "-c", failing, "--quiet"])
         #expect(status2 == 1, "\(err2)")
         #expect((err2.contains("HTTP 500 [InternalError") || err2.contains("HTTP 503 [ServiceUnavailable")) && err2.contains("s3://\(bucket)"), "\(err2)")
         #expect(!out2.contains("Dumped"))
         let direct = try String(contentsOfFile: failing, encoding: .utf8).replacingOccurrences(of: endless.endpoint, with: Moto.endpoint)
         try direct.write(toFile: failing, atomically: true, encoding: .utf8)
-        let (status3, _, err3) = try run(cliPath, ["dump", "-c", failing, "--quiet"])
+        let (status3, _, err3) = try await run(cliPath, ["dump", "-c", failing, "--quiet"])
         #expect(status3 == 0, "\(err3)")
         let after = try await bucketContents(try Moto.client(bucket: bucket), prefix: "endless/migration/")
         #expect(after.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
@@ -142,8 +142,8 @@ extension S3FaultTests {
     /// fetched and the request is resent. The dump ends identical to an uninterrupted one.
     @Test func temporaryCredentialsExpiringMidRunAreFetchedAgain() async throws {
         let dir = TempDir("expiry")
-        let fx = try RemoteDumpFixture(rows: 12_000, segments: 3, collections: 1, dim: 64)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 12_000, segments: 3, collections: 1, dim: 64)
+        let reference = try await fx.localDump()
         let moto = try LocalServer.moto(dir: dir)
         defer { moto.stop() }
         let setup = """
@@ -156,7 +156,7 @@ extension S3FaultTests {
         urllib.request.urlopen(urllib.request.Request(ep + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"})).read()
         print(key["AccessKeyId"], key["SecretAccessKey"])
         """
-        let (setupStatus, keys, setupErr) = try run(Moto.python, ["-c", setup, moto.endpoint], environment: ["NO_PROXY": "*", "PATH": "/usr/bin:/bin"])
+        let (setupStatus, keys, setupErr) = try await run(Moto.python, ["-c", setup, moto.endpoint], environment: ["NO_PROXY": "*", "PATH": "/usr/bin:/bin"])
         try #require(setupStatus == 0, "\(setupErr)")
         let admin = keys.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         let server = """
@@ -221,7 +221,7 @@ extension S3FaultTests {
         environment["HOME"] = dir.path
         environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = "\(endpoint.endpoint)/creds"
         environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] = "pod-token"
-        let (status, _, err) = try run(cliPath, ["dump", "-c", config, "--quiet"], environment: environment)
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"], environment: environment)
         #expect(status == 0, "\(err)")
         let events = ((try? String(contentsOfFile: dir.sub("keys.log"), encoding: .utf8)) ?? "").split(separator: "\n")
         let issued = events.filter { $0.hasPrefix("issued ") }.count

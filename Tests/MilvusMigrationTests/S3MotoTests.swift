@@ -124,12 +124,12 @@ struct S3MotoTests {
     /// `dump` to the bucket, read back and compared byte for byte with a local dump; each of the
     /// 3 segments its own pair, or (groupMB 256) the 3 as one group, one pair.
     @Test(arguments: [0, 256]) func remoteDumpEqualsLocalDump(groupMB: Int) async throws {
-        let fx = try RemoteDumpFixture()
-        let reference = try fx.localDump(groupMB: groupMB)
+        let fx = try await RemoteDumpFixture()
+        let reference = try await fx.localDump(groupMB: groupMB)
         #expect(reference.keys.filter { $0.hasSuffix(".npy") }.count == (groupMB == 0 ? 6 : 2))
         let client = try await Moto.freshBucket()
         let config = try fx.config("remote", fx.header(groupMB: groupMB) + Moto.targetYAML(bucket: client.settings.bucket, outputDir: "/exp/one/", extra: "checkBucket: true"))
-        let (status, out, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, out, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err)")
         #expect(out.contains("s3://\(client.settings.bucket)/exp/one/migration"))
         let staged = try await bucketContents(client, prefix: "exp/one/migration/")
@@ -145,24 +145,24 @@ struct S3MotoTests {
     /// Rerun after success uploads nothing; after deleting one object only its segment is redone.
     @Test func resumedRemoteDump() async throws {
         let dir = TempDir("resume")
-        let fx = try RemoteDumpFixture(rows: 2000, segments: 3, collections: 2, dim: 16)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 2000, segments: 3, collections: 2, dim: 16)
+        let reference = try await fx.localDump()
         let client = try await Moto.freshBucket()
         let motoPort = Int(URL(string: Moto.endpoint)!.port!)
         let proxy = try LocalServer.proxy(to: motoPort, dir: dir)
         defer { proxy.stop() }
         let config = try fx.config("remote", fx.header() + Moto.targetYAML(bucket: client.settings.bucket, outputDir: "r", endpoint: proxy.endpoint))
-        func dump() throws -> (String, [String]) {
+        func dump() async throws -> (String, [String]) {
             try? FileManager.default.removeItem(atPath: dir.sub("requests.log"))
-            let (status, out, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+            let (status, out, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
             #expect(status == 0, "\(err)")
             let requests = ((try? String(contentsOfFile: dir.sub("requests.log"), encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
             return (out, requests)
         }
-        let (_, first) = try dump()
+        let (_, first) = try await dump()
         #expect(first.filter { $0.hasPrefix("PUT ") && $0.contains(".npy") }.count == 12)
 
-        let (again, second) = try dump()
+        let (again, second) = try await dump()
         #expect(second.filter { $0.hasPrefix("PUT ") && $0.contains(".npy") }.isEmpty, "\(second)")
         #expect(!second.contains { $0.hasPrefix("POST ") && $0.contains("uploads") })
         #expect(again.contains("bench_0 ") && again.split(separator: "\n").first { $0.hasPrefix("bench_0 ") }!.split(separator: " ").prefix(3) == ["bench_0", "0", "3"])
@@ -171,7 +171,7 @@ struct S3MotoTests {
         let victim = try #require(try await client.listObjects(prefix: "r/migration/tables/bench_1/").objects.first { $0.key.hasSuffix("data.npy") })
         try await client.deleteObjects([victim.key])
         let segmentFolder = (victim.key as NSString).deletingLastPathComponent
-        let (third, redo) = try dump()
+        let (third, redo) = try await dump()
         let puts = redo.filter { $0.hasPrefix("PUT ") && $0.contains(".npy") }
         #expect(puts.count == 2 && puts.allSatisfy { $0.contains(segmentFolder) }, "\(puts)")
         #expect(third.split(separator: "\n").first { $0.hasPrefix("bench_1 ") }!.split(separator: " ").prefix(3) == ["bench_1", "1", "2"])
@@ -181,12 +181,12 @@ struct S3MotoTests {
 
     /// source.mode remote + meta.mode remote: the 1.x files and meta.json read from a bucket.
     @Test func remoteSourceAndRemoteMeta() async throws {
-        let fx = try RemoteDumpFixture(rows: 3000, segments: 2, collections: 2, dim: 24)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 3000, segments: 2, collections: 2, dim: 24)
+        let reference = try await fx.localDump()
         let client = try await Moto.freshBucket()
         // Upload tables/ under "v1/tables/" and the exported meta.json as "v1/meta.json".
-        for (path, bytes) in try folderContents("\(fx.db)/tables") { try await client.putObject("v1/tables/\(path)", bytes) }
-        let (exportStatus, _, exportErr) = try run(cliPath, ["export", "-s", "\(fx.db)/meta.sqlite", "-o", fx.dir.sub("exported")])
+        for (path, bytes) in try await folderContents("\(fx.db)/tables") { try await client.putObject("v1/tables/\(path)", bytes) }
+        let (exportStatus, _, exportErr) = try await run(cliPath, ["export", "-s", "\(fx.db)/meta.sqlite", "-o", fx.dir.sub("exported")])
         #expect(exportStatus == 0, "\(exportErr)")
         try await client.putObject("v1/meta.json", try readBytes(fx.dir.sub("exported/meta.json")))
         let remote = """
@@ -202,9 +202,9 @@ struct S3MotoTests {
             source: "source:\n  mode: remote\n  remote:\n    tablesDir: /v1/tables\n\(remote)",
             meta: "meta:\n  mode: remote\n  remoteMetaFile: v1/meta.json")
             + "target:\n  mode: local\n  local:\n    outputDir: \(fx.dir.sub("from-bucket"))\n")
-        let (status, _, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err)")
-        let got = try folderContents(fx.dir.sub("from-bucket/migration")).filter { $0.key != "journal.json" }
+        let got = try await folderContents(fx.dir.sub("from-bucket/migration")).filter { $0.key != "journal.json" }
         #expect(got.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference where path.hasSuffix(".npy") { #expect(got[path] == bytes, "\(path)") }
 
@@ -237,7 +237,7 @@ struct S3FaultTests {
         urllib.request.urlopen(urllib.request.Request(ep + "/moto-api/reset-auth", data=b"0", method="POST", headers={"Content-Type": "text/plain"})).read()
         print(key["AccessKeyId"], key["SecretAccessKey"])
         """
-        let (status, out, err) = try run(Moto.python, ["-c", setup, moto.endpoint], environment: ["NO_PROXY": "*", "PATH": "/usr/bin:/bin"])
+        let (status, out, err) = try await run(Moto.python, ["-c", setup, moto.endpoint], environment: ["NO_PROXY": "*", "PATH": "/usr/bin:/bin"])
         try #require(status == 0, "\(err)")
         let parts = out.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
         let (ak, sk) = (parts[0], parts[1])
@@ -273,20 +273,20 @@ struct S3FaultTests {
     }
 
     @Test func missingBucketIsAClearError() async throws {
-        let fx = try RemoteDumpFixture(rows: 100, segments: 1, collections: 1, dim: 8)
+        let fx = try await RemoteDumpFixture(rows: 100, segments: 1, collections: 1, dim: 8)
         let bucket = "absent-\(UUID().uuidString.prefix(8).lowercased())"
         let checked = try fx.config("checked", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "o", extra: "checkBucket: true"))
-        let (status, _, err) = try run(cliPath, ["dump", "-c", checked, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", checked, "--quiet"])
         #expect(status == 1)
         #expect(err.contains("bucket '\(bucket)' does not exist at \(Moto.endpoint)") && err.contains("target.remote.createBucket"), "\(err)")
         #expect(err.split(separator: "\n").filter { $0.contains("error:") }.count == 1, "\(err)")
         // Without checkBucket the first request says the same.
         let unchecked = try fx.config("unchecked", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "o"))
-        let (status2, _, err2) = try run(cliPath, ["dump", "-c", unchecked, "--quiet"])
+        let (status2, _, err2) = try await run(cliPath, ["dump", "-c", unchecked, "--quiet"])
         #expect(status2 == 1 && err2.contains("bucket '\(bucket)' does not exist"), "\(err2)")
         // createBucket: true makes it.
         let create = try fx.config("create", fx.header() + Moto.targetYAML(bucket: bucket, outputDir: "o", extra: "checkBucket: true\ncreateBucket: true"))
-        let (status3, _, err3) = try run(cliPath, ["dump", "-c", create, "--quiet"])
+        let (status3, _, err3) = try await run(cliPath, ["dump", "-c", create, "--quiet"])
         #expect(status3 == 0, "\(err3)")
         #expect(try await Moto.client(bucket: bucket).headObject("o/migration/meta.json") != nil)
     }
@@ -354,8 +354,8 @@ struct S3FaultTests {
     /// restart the rerun completes and the bucket holds exactly the local dump.
     @Test func serverStoppedMidUploadThenRerun() async throws {
         let dir = TempDir("stop")
-        let fx = try RemoteDumpFixture(rows: 40_000, segments: 6, collections: 2, dim: 128)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 40_000, segments: 6, collections: 2, dim: 128)
+        let reference = try await fx.localDump()
         var moto = try LocalServer.moto(dir: dir)
         let port = moto.port
         defer { moto.stop() }
@@ -405,7 +405,7 @@ struct S3FaultTests {
         moto = try LocalServer.moto(port: port, dir: dir)
         let direct = try String(contentsOfFile: config, encoding: .utf8).replacingOccurrences(of: slow.endpoint, with: moto.endpoint)
         try direct.write(toFile: config, atomically: true, encoding: .utf8)
-        let (status, _, err2) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, _, err2) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err2)")
         let staged = try await bucketContents(try Moto.client(bucket: bucket, endpoint: moto.endpoint), prefix: "s/migration/")
         #expect(staged.filter { $0.key != "journal.json" }.keys.sorted() == reference.keys.sorted())
@@ -417,8 +417,8 @@ struct S3FaultTests {
     /// aborts the unfinished uploads, and ends with exactly the local dump.
     @Test func endpointLostMidUploadThenRerunResumes() async throws {
         let dir = TempDir("outage")
-        let fx = try RemoteDumpFixture(rows: 40_000, segments: 6, collections: 2, dim: 128)
-        let reference = try fx.localDump()
+        let fx = try await RemoteDumpFixture(rows: 40_000, segments: 6, collections: 2, dim: 128)
+        let reference = try await fx.localDump()
         let direct = try await Moto.freshBucket()
         let bucket = direct.settings.bucket
         let motoPort = Int(URL(string: Moto.endpoint)!.port!)
@@ -442,7 +442,7 @@ struct S3FaultTests {
         }
         #expect(process.isRunning, "the dump ended before the endpoint could be cut; the test proves nothing")
         proxy.stop(grace: 0)
-        process.waitUntilExit()
+        await waitForExit(process)
         #expect(process.terminationStatus == 1)
 
         // What the journal says is staged must not be sent again.
@@ -455,7 +455,7 @@ struct S3FaultTests {
 
         proxy = try LocalServer.proxy(to: motoPort, dir: dir, port: port)
         try? FileManager.default.removeItem(atPath: dir.sub("requests.log"))
-        let (status, out, err) = try run(cliPath, ["dump", "-c", config, "--quiet"])
+        let (status, out, err) = try await run(cliPath, ["dump", "-c", config, "--quiet"])
         #expect(status == 0, "\(err)")
         let requests = try String(contentsOfFile: dir.sub("requests.log"), encoding: .utf8).split(separator: "\n")
         let sent = Set(requests.filter { $0.hasPrefix("PUT ") && $0.contains(".npy") }

@@ -261,7 +261,7 @@ func bucketContents(_ client: S3Client, prefix: String) async throws -> [String:
 }
 
 /// Every file under a local folder, relative path → bytes.
-func folderContents(_ root: String) throws -> [String: [UInt8]] {
+func folderContents(_ root: String) async throws -> [String: [UInt8]] {
     var out: [String: [UInt8]] = [:]
     for path in FileManager.default.subpaths(atPath: root) ?? [] {
         var isDirectory: ObjCBool = false
@@ -278,8 +278,8 @@ struct RemoteDumpFixture {
     let dir = TempDir("s3dump")
     var db: String { dir.sub("db") }
 
-    init(rows: Int = 12_000, segments: Int = 3, collections: Int = 1, dim: Int = 128) throws {
-        let (status, _, err) = try run(cliPath, ["sample", "-o", dir.sub("db"), "--bench-collections", String(collections),
+    init(rows: Int = 12_000, segments: Int = 3, collections: Int = 1, dim: Int = 128) async throws {
+        let (status, _, err) = try await run(cliPath, ["sample", "-o", dir.sub("db"), "--bench-collections", String(collections),
                                                  "--segments", String(segments), "--rows", String(rows), "--dim", String(dim)])
         guard status == 0 else { throw MigrationError.usage("sample failed: \(err)") }
     }
@@ -306,11 +306,11 @@ struct RemoteDumpFixture {
     }
 
     /// Dumps locally (the reference) into `<dir>/local/migration`.
-    func localDump(groupMB: Int = 0) throws -> [String: [UInt8]] {
+    func localDump(groupMB: Int = 0) async throws -> [String: [UInt8]] {
         let path = try config("local", header(groupMB: groupMB) + "target:\n  mode: local\n  local:\n    outputDir: \(dir.sub("local"))\n")
-        let (status, _, err) = try run(cliPath, ["dump", "-c", path, "--quiet"])
+        let (status, _, err) = try await run(cliPath, ["dump", "-c", path, "--quiet"])
         guard status == 0 else { throw MigrationError.usage("local dump failed: \(err)") }
-        return try folderContents(dir.sub("local/migration")).filter { $0.key != "journal.json" }
+        return try await folderContents(dir.sub("local/migration")).filter { $0.key != "journal.json" }
     }
 }
 

@@ -28,8 +28,8 @@ struct ShardMilvusTests {
             try process.run()
         }
 
-        func wait() -> (Int32, String, String) {
-            process.waitUntilExit()
+        func wait() async -> (Int32, String, String) {
+            await waitForExit(process)
             return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                     (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         }
@@ -53,14 +53,14 @@ struct ShardMilvusTests {
         let m = try Migration(rows: 400, segments: 3)
         let shards = try (0..<3).map { try Self.start(m, shard: "\($0)/3") }
         for (i, shard) in shards.enumerated() {
-            let (status, out, err) = shard.wait()
+            let (status, out, err) = await shard.wait()
             #expect(status == 0, "shard \(i): \(err)")
             #expect(out.contains("every row this shard imported is in Milvus"), "shard \(i): \(out)")
         }
         for i in 0..<3 {
             #expect(FileManager.default.fileExists(atPath: "\(m.scenario.staging)/journal.shard-\(i)-of-3.json"))
         }
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("Milvus matches the source."), "\(verify.1)")
         let tasks = try await Self.importTasks(m)
@@ -69,13 +69,13 @@ struct ShardMilvusTests {
         // A rerun of every shard after success imports nothing.
         let again = try (0..<3).map { try Self.start(m, shard: "\($0)/3") }
         for (i, shard) in again.enumerated() {
-            let (status, out, err) = shard.wait()
+            let (status, out, err) = await shard.wait()
             #expect(status == 0, "shard \(i): \(err)")
             #expect(out.contains("Nothing to import"), "shard \(i): \(out)")
         }
         #expect(try await Self.importTasks(m) == tasks)
         // Another shard count in the same staging folder is refused before anything is done.
-        let other = try m.cli("start", ["--shard", "0/2"])
+        let other = try await m.cli("start", ["--shard", "0/2"])
         #expect(other.0 == 2)
         #expect(other.2.contains("of a run with 3 shards"), "\(other.2)")
         try await m.dropAll()
@@ -93,26 +93,30 @@ struct ShardMilvusTests {
         let others = try [0, 2].map { try Self.start(m, shard: "\($0)/3") }
         let victim = try Self.start(m, shard: "1/3")
         let journal = "\(m.scenario.staging)/journal.shard-1-of-3.json"
-        let deadline = Date().addingTimeInterval(120)
-        var killed = false
-        while Date() < deadline && victim.process.isRunning {
-            if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("\"importTask\"") {
-                kill(victim.process.processIdentifier, SIGKILL)
-                killed = true
-                break
+        // Polled with usleep on a thread of its own: the window between the journaled task id and
+        // the end of the shard is short, and a busy cooperative pool could miss it.
+        let process = victim.process
+        let killed = try await onThread { () -> Bool in
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline && process.isRunning {
+                if ((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "").contains("\"importTask\"") {
+                    kill(process.processIdentifier, SIGKILL)
+                    return true
+                }
+                usleep(2000)
             }
-            usleep(2000)
+            return false
         }
-        victim.process.waitUntilExit()
+        await waitForExit(victim.process)
         #expect(killed && victim.process.terminationReason == .uncaughtSignal, "shard 1 finished before the kill; the test proves nothing")
         for (i, shard) in others.enumerated() {
-            let (status, _, err) = shard.wait()
+            let (status, _, err) = await shard.wait()
             #expect(status == 0, "shard \(i == 0 ? 0 : 2): \(err)")
         }
-        let rerun = try Self.start(m, shard: "1/3").wait()
+        let rerun = try await Self.start(m, shard: "1/3").wait()
         #expect(rerun.0 == 0, "\(rerun.2)")
         #expect(rerun.1.contains("Shard 1/3: every row this shard imported is in Milvus"), "\(rerun.1)")
-        let verify = try m.cli("verify", ["--full", "--load"])
+        let verify = try await m.cli("verify", ["--full", "--load"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
         #expect(verify.1.contains("Milvus matches the source."), "\(verify.1)")
         #expect(try await Self.importTasks(m) == 9, "the killed shard's task was found, not started again")

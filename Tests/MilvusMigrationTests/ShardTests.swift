@@ -269,25 +269,25 @@ import Testing
         var env = ProcessInfo.processInfo.environment
         env["JOB_COMPLETION_INDEX"] = nil
         env["MILVUS_MIGRATION_SHARDS"] = nil
-        let bad = try run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "3/3"], environment: env)
+        let bad = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "3/3"], environment: env)
         #expect(bad.0 == 2)
         #expect(bad.2.contains("--shard: expected i/N with 0 <= i < N"), "\(bad.2)")
 
         var sharded = env
         sharded["MILVUS_MIGRATION_SHARDS"] = "2"
-        let unchosen = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: sharded)
+        let unchosen = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: sharded)
         #expect(unchosen.0 == 2)
         #expect(unchosen.2.contains("no shard is chosen: pass --shard i/2 or set JOB_COMPLETION_INDEX"), "\(unchosen.2)")
 
-        let plan = try run(cliPath, ["plan", "-c", s.configPath], environment: sharded)
+        let plan = try await run(cliPath, ["plan", "-c", s.configPath], environment: sharded)
         #expect(plan.0 == 0, "\(plan.2)")
         #expect(plan.1.contains("Shard split (2 shards, balanced by bytes)") && plan.1.contains("1/2"), "\(plan.1)")
 
         // Both shards dump into one folder (one through JOB_COMPLETION_INDEX): every segment staged once.
         var pod1 = sharded
         pod1["JOB_COMPLETION_INDEX"] = "1"
-        #expect(try run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "0/2"], environment: sharded).0 == 0)
-        let second = try run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: pod1)
+        #expect(try await run(cliPath, ["dump", "-c", s.configPath, "--quiet", "--shard", "0/2"], environment: sharded).0 == 0)
+        let second = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"], environment: pod1)
         #expect(second.0 == 0, "\(second.2)")
         var staged: [String] = []
         for i in 0..<2 {

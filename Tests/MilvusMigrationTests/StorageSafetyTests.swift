@@ -8,7 +8,7 @@ import Glibc
 
 /// Runs a command, killing it (by its pid) when it has not ended after `seconds`.
 /// Returns (exit status, stdout, stderr, whether it had to be killed).
-func runBounded(_ executable: String, _ arguments: [String], seconds: Double) throws -> (Int32, String, String, Bool) {
+func runBounded(_ executable: String, _ arguments: [String], seconds: Double) async throws -> (Int32, String, String, Bool) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -19,10 +19,10 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) th
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.sub("err")))
     try process.run()
     let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
     let killed = process.isRunning
     if killed { kill(process.processIdentifier, SIGKILL) }
-    process.waitUntilExit()
+    await waitForExit(process)
     let out = (try? String(contentsOfFile: dir.sub("out"), encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? ""
     return (process.terminationStatus, out, err, killed)
@@ -37,8 +37,8 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) th
     /// A FIFO named like a segment file blocked `plan` forever (open(2) of a FIFO waits for a
     /// writer). Now: refused at once, naming the file; also through a symlink, and a folder.
     @Test(arguments: ["deleted_docs", "rv", "symlink", "folder"])
-    func specialSegmentFilesAreRefusedWithoutBlocking(kind: String) throws {
-        let fx = try RemoteDumpFixture(rows: 200, segments: 1, collections: 1, dim: 8)
+    func specialSegmentFilesAreRefusedWithoutBlocking(kind: String) async throws {
+        let fx = try await RemoteDumpFixture(rows: 200, segments: 1, collections: 1, dim: 8)
         let table = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(fx.db)/tables").first)
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(fx.db)/tables/\(table)").first)
         let folder = "\(fx.db)/tables/\(table)/\(segment)"
@@ -65,7 +65,7 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) th
         }
         let config = try fx.config("local", fx.header() + "target:\n  mode: local\n  local:\n    outputDir: \(fx.dir.sub("out"))\n")
         for verb in ["plan", "dump"] {
-            let (status, _, err, killed) = try runBounded(cliPath, [verb, "-c", config] + (verb == "dump" ? ["--quiet"] : []), seconds: 60)
+            let (status, _, err, killed) = try await runBounded(cliPath, [verb, "-c", config] + (verb == "dump" ? ["--quiet"] : []), seconds: 60)
             #expect(!killed, "\(verb) blocked on the \(kind)")
             #expect(status == 1, "\(verb): \(err)")
             #expect(err.contains(victim) && err.contains("not a regular file"), "\(verb): \(err)")
@@ -144,7 +144,7 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) th
     /// `.rv`/`.uid`/`deleted_docs` headers declaring more than the file holds (up to 2^64-1)
     /// are a clear error, not an overflow.
     @Test func segmentHeadersBeyondTheFileAreRefused() async throws {
-        let fx = try RemoteDumpFixture(rows: 100, segments: 1, collections: 1, dim: 8)
+        let fx = try await RemoteDumpFixture(rows: 100, segments: 1, collections: 1, dim: 8)
         let table = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(fx.db)/tables").first)
         let segment = try #require(try FileManager.default.contentsOfDirectory(atPath: "\(fx.db)/tables/\(table)").first)
         let folder = "\(fx.db)/tables/\(table)/\(segment)"
@@ -155,7 +155,7 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) th
             var bytes = original
             for i in 0..<8 { bytes[i] = 0xff }
             try Data(bytes).write(to: URL(fileURLWithPath: path))
-            let (status, _, err, killed) = try runBounded(cliPath, ["plan", "-c", config], seconds: 60)
+            let (status, _, err, killed) = try await runBounded(cliPath, ["plan", "-c", config], seconds: 60)
             #expect(!killed && status == 1, "\(name): \(err)")
             #expect(err.contains(path) && err.contains("truncated: the header says 18446744073709551615 payload bytes"), "\(name): \(err)")
             try Data(original).write(to: URL(fileURLWithPath: path))

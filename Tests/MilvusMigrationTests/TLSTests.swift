@@ -133,16 +133,16 @@ struct PlaintextCredentialsWarningTests {
     @Test func warnedOnceForANonLoopbackNameNeverForLoopback() async throws {
         let m = try LoadTests.Migration(rows: 60, segments: 1)
         let port = MilvusTestEnv.endpoint.split(separator: ":").last.map(String.init) ?? "19530"
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
 
         try TLSServerTests.rewriteTarget(m, endpoint: "127.0.0.1:\(port)", tls: [:])
-        let local = try m.cli("load")
+        let local = try await m.cli("load")
         #expect(local.0 == 0, "\(local.2)")
         #expect(!local.2.contains(Self.marker), "\(local.2)")
 
         // start connects twice (load, then verify): one warning.
         try TLSServerTests.rewriteTarget(m, endpoint: "0.0.0.0:\(port)", tls: [:])
-        let remote = try run(cliPath, ["start", "-c", m.scenario.configPath, "--quiet"])
+        let remote = try await run(cliPath, ["start", "-c", m.scenario.configPath, "--quiet"])
         #expect(remote.0 == 0, "\(remote.2)")
         #expect(remote.2.components(separatedBy: Self.marker).count - 1 == 1, "\(remote.2)")
         #expect(remote.2.contains("warning") && remote.2.contains("user '\(MilvusTestEnv.user ?? "")'") && remote.2.contains("0.0.0.0:\(port)"))
@@ -204,16 +204,16 @@ struct TLSServerTests {
     /// and with tls.serverName naming the certificate's other DNS name.
     @Test func loadAndVerifyEveryRowOverTLS() async throws {
         let m = try LoadTests.Migration(rows: 200, segments: 2)
-        #expect(try m.cli("dump").0 == 0)
+        #expect(try await m.cli("dump").0 == 0)
         try Self.rewriteTarget(m, endpoint: "127.0.0.1:\(Self.port)", tls: ["caFile": Self.file("ca.pem")].merging(Self.clientKeys) { a, _ in a })
-        let load = try m.cli("load")
+        let load = try await m.cli("load")
         #expect(load.0 == 0, "\(load.2)")
         #expect(load.1.contains("Row counts match the source."))
         #expect(!load.2.contains(PlaintextCredentialsWarningTests.marker))
 
         for (endpoint, extra) in [("https://localhost:\(Self.port)", [:]), ("127.0.0.1:\(Self.port)", ["serverName": "milvus.test"])] {
             try Self.rewriteTarget(m, endpoint: endpoint, tls: ["caFile": Self.file("ca.pem")].merging(Self.clientKeys) { a, _ in a }.merging(extra) { a, _ in a })
-            let verify = try m.cli("verify", ["--full", "--load"])
+            let verify = try await m.cli("verify", ["--full", "--load"])
             #expect(verify.0 == 0, "\(endpoint): \(verify.1)\(verify.2)")
             #expect(verify.1.contains("Milvus matches the source."), "\(endpoint)")
         }
@@ -221,63 +221,63 @@ struct TLSServerTests {
     }
 
     /// One failed verify against the TLS server: exit 1 and the message.
-    func failure(tls: [String: String], endpoint: String = "127.0.0.1:\(TLSServerTests.port)") throws -> String {
+    func failure(tls: [String: String], endpoint: String = "127.0.0.1:\(TLSServerTests.port)") async throws -> String {
         let m = try LoadTests.Migration(rows: 10, segments: 1)
         try Self.rewriteTarget(m, endpoint: endpoint, tls: tls)
         let started = Date()
-        let (status, out, err) = try m.cli("verify")
+        let (status, out, err) = try await m.cli("verify")
         #expect(status == 1, "\(out)\(err)")
         // A TLS failure is not retried as if the server were down.
         #expect(Date().timeIntervalSince(started) < 2, "\(err)")
         return err
     }
 
-    @Test func wrongCAIsNamed() throws {
-        let err = try failure(tls: ["caFile": Self.file("other-ca.pem")].merging(Self.clientKeys) { a, _ in a })
+    @Test func wrongCAIsNamed() async throws {
+        let err = try await failure(tls: ["caFile": Self.file("other-ca.pem")].merging(Self.clientKeys) { a, _ in a })
         #expect(err.contains("Milvus at https://127.0.0.1:\(Self.port)") && err.contains("certificate") && err.contains("target.milvus2x.tls.caFile"), "\(err)")
     }
 
     /// serverName alone turns TLS on (defect 11): without a CA the system roots do not know the test CA.
-    @Test func serverNameAloneMeansTLSAndTheCAIsNamed() throws {
-        let err = try failure(tls: ["serverName": "milvus.test"].merging(Self.clientKeys) { a, _ in a })
+    @Test func serverNameAloneMeansTLSAndTheCAIsNamed() async throws {
+        let err = try await failure(tls: ["serverName": "milvus.test"].merging(Self.clientKeys) { a, _ in a })
         #expect(err.contains("Milvus at https://127.0.0.1:\(Self.port)") && err.contains("target.milvus2x.tls.caFile"), "\(err)")
     }
 
     /// The certificate names localhost, milvus.test and 127.0.0.1, not ::1: over ::1 the name is
     /// what is checked. (By IPv4 the transport also accepts the certificate's IP address SAN
     /// matching the connected address, whatever tls.serverName says.)
-    @Test func wrongServerNameIsNamed() throws {
+    @Test func wrongServerNameIsNamed() async throws {
         let keys = ["caFile": Self.file("ca.pem")].merging(Self.clientKeys) { a, _ in a }
-        let err = try failure(tls: keys.merging(["serverName": "wrong.test"]) { a, _ in a }, endpoint: "[::1]:\(Self.port)")
+        let err = try await failure(tls: keys.merging(["serverName": "wrong.test"]) { a, _ in a }, endpoint: "[::1]:\(Self.port)")
         #expect(err.contains("Milvus at https://[::1]:\(Self.port)") && err.contains("'wrong.test'") && err.contains("target.milvus2x.tls.serverName"), "\(err)")
         // The same over ::1 with the right name passes the handshake.
         let m = try LoadTests.Migration(rows: 10, segments: 1)
         try Self.rewriteTarget(m, endpoint: "[::1]:\(Self.port)", tls: keys.merging(["serverName": "milvus.test"]) { a, _ in a })
-        let ok = try m.cli("verify")
+        let ok = try await m.cli("verify")
         #expect(ok.2.contains("connected to Milvus") && !ok.2.contains("TLS handshake failed"), "\(ok.2)")
     }
 
-    @Test func plaintextClientAgainstTLSServerIsNamed() throws {
-        let err = try failure(tls: [:])
+    @Test func plaintextClientAgainstTLSServerIsNamed() async throws {
+        let err = try await failure(tls: [:])
         #expect(err.contains("Milvus at 127.0.0.1:\(Self.port)") && err.contains("TLS") && err.contains("target.milvus2x.tls.caFile"), "\(err)")
     }
 
-    @Test(.enabled(if: milvusTLSMode == "2")) func missingClientCertificateIsNamed() throws {
-        let err = try failure(tls: ["caFile": Self.file("ca.pem")])
+    @Test(.enabled(if: milvusTLSMode == "2")) func missingClientCertificateIsNamed() async throws {
+        let err = try await failure(tls: ["caFile": Self.file("ca.pem")])
         #expect(err.contains("Milvus at https://127.0.0.1:\(Self.port)") && err.contains("client certificate") && err.contains("target.milvus2x.tls.certFile"), "\(err)")
     }
 
-    @Test(.enabled(if: milvusTLSMode == "2")) func clientCertificateOfAnotherCAIsRefused() throws {
+    @Test(.enabled(if: milvusTLSMode == "2")) func clientCertificateOfAnotherCAIsRefused() async throws {
         let dir = TempDir("tls-other")
         // A client certificate signed by the other CA: the server must refuse it.
-        let made = try run("/usr/bin/env", ["bash", "-c", """
+        let made = try await run("/usr/bin/env", ["bash", "-c", """
             set -e; cd '\(dir.path)'
             openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=intruder -keyout c.key -out c.csr 2>/dev/null
             printf 'extendedKeyUsage=clientAuth\\n' > ext
             openssl x509 -req -in c.csr -CA '\(Self.file("other-ca.pem"))' -CAkey '\(Self.file("other-ca.key"))' -CAcreateserial -days 1 -extfile ext -out c.pem 2>/dev/null
             """])
         #expect(made.0 == 0, "\(made.2)")
-        let err = try failure(tls: ["caFile": Self.file("ca.pem"), "certFile": dir.sub("c.pem"), "keyFile": dir.sub("c.key")])
+        let err = try await failure(tls: ["caFile": Self.file("ca.pem"), "certFile": dir.sub("c.pem"), "keyFile": dir.sub("c.key")])
         #expect(err.contains("Milvus at https://127.0.0.1:\(Self.port)") && err.contains("client certificate") && err.contains("target.milvus2x.tls.certFile"), "\(err)")
     }
 }
@@ -304,31 +304,31 @@ struct MySQLTLSTests {
             try scratch.execute("ALTER USER '\(user)'@'%' REQUIRE SSL")
         }
 
-        func export(_ params: String) throws -> (Int32, String, String) {
+        func export(_ params: String) async throws -> (Int32, String, String) {
             let dsn = try MariaDBTestServer.goDSN(scratch.name, user: user, password: password, params: params)
-            return try run(cliPath, ["export", "-m", dsn, "-o", tmp.sub("out-\(UUID().uuidString.prefix(6))")])
+            return try await run(cliPath, ["export", "-m", dsn, "-o", tmp.sub("out-\(UUID().uuidString.prefix(6))")])
         }
     }
 
-    @Test func exportOverVerifiedTLS() throws {
+    @Test func exportOverVerifiedTLS() async throws {
         let f = try Fixture()
         for params in ["tls=true&tlsCA=\(Self.dir)/ca.pem", "tlsCA=\(Self.dir)/ca.pem", "tls=skip-verify", "tls=preferred"] {
-            let (status, out, err) = try f.export(params)
+            let (status, out, err) = try await f.export(params)
             #expect(status == 0, "\(params): \(err)")
             #expect(out.contains("Exported 3 collection(s), 2 partition(s), 7 segment(s)"), "\(params): \(out)")
             #expect(!err.contains(f.password) && !out.contains(f.password))
         }
         // The account really needs TLS: plaintext is refused.
-        let plain = try f.export("tls=false")
+        let plain = try await f.export("tls=false")
         #expect(plain.0 != 0 && plain.2.contains("1045"), "\(plain.2)")
     }
 
     /// tls=true verifies: a certificate of another CA, or no CA at all (the system roots do not
     /// know the test CA), fails with a message naming tlsCA.
-    @Test func verificationReallyHappens() throws {
+    @Test func verificationReallyHappens() async throws {
         let f = try Fixture()
         for params in ["tls=true&tlsCA=\(Self.dir)/other-ca.pem", "tls=true"] {
-            let (status, _, err) = try f.export(params)
+            let (status, _, err) = try await f.export(params)
             #expect(status != 0, "\(params)")
             #expect(err.contains("TLS") && err.contains("tlsCA") && err.contains("mysql://\(f.user)@127.0.0.1"), "\(params): \(err)")
             #expect(!err.contains(f.password))

@@ -50,22 +50,70 @@ func float32Bytes(_ rows: [[Float]]) -> [UInt8] {
     return out
 }
 
-/// Runs a command and returns (exit status, stdout, stderr).
+/// Runs a command and returns (exit status, stdout, stderr). The wait is a continuation resumed
+/// by the process's termination handler, not `waitUntilExit`: tests run in parallel on the
+/// cooperative pool, which has one thread per core, and a thread blocked in a wait starves every
+/// other test's tasks (on 2 cores, two CLI runs stalled the whole suite until gRPC deadlines fired).
+/// Output goes to files, so a child writing much to one stream cannot block on a full pipe.
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil) throws -> (Int32, String, String) {
+func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, cwd: String? = nil) async throws -> (Int32, String, String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if let environment { process.environment = environment }
     if let cwd { process.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    let (status, out, err) = try await runToEnd(process)
+    return (status, out, err)
+}
+
+/// Starts `process` with stdout and stderr captured in files and waits, without blocking a
+/// thread, until it has exited; returns its status and output.
+func runToEnd(_ process: Process) async throws -> (status: Int32, out: String, err: String) {
+    let base = NSTemporaryDirectory() + "mm-run-\(UUID().uuidString)"
+    FileManager.default.createFile(atPath: base + ".out", contents: nil)
+    FileManager.default.createFile(atPath: base + ".err", contents: nil)
+    defer {
+        try? FileManager.default.removeItem(atPath: base + ".out")
+        try? FileManager.default.removeItem(atPath: base + ".err")
+    }
+    let outHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".out"))
+    let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: base + ".err"))
+    process.standardOutput = outHandle
+    process.standardError = errHandle
+    try await exited(process)
+    try? outHandle.close()
+    try? errHandle.close()
+    let out = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+    let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+    return (process.terminationStatus, out, err)
+}
+
+/// Runs `process` (already configured) and returns once it has exited, without blocking a thread.
+func exited(_ process: Process) async throws {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+        process.terminationHandler = { _ in continuation.resume() }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+}
+
+/// Runs blocking `work` (a tight poll with `usleep`, a `waitUntilExit`) on a thread of its own and
+/// awaits its result, so the cooperative pool is never blocked by it.
+func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try work() }) }
+        thread.stackSize = 1 << 20
+        thread.start()
+    }
+}
+
+/// Waits, without blocking a thread, until a process started elsewhere has exited.
+func waitForExit(_ process: Process) async {
+    while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
 }
 
 /// The CLI binary built next to the tests.
