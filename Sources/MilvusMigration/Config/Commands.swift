@@ -12,6 +12,8 @@ public struct MigrationCommands: Sendable {
     public var diagnostics: @Sendable (MigrationPlan) -> Void
     /// This process's shard of a sharded job (dump, load, start); nil: all segments.
     public var shard: ShardSelection?
+    /// Hears the job's progress (dump, load, start): the HTTP job server's status.
+    public var observer: (any MigrationObserver)?
 
     public init(config: MigrationConfig, collections: [String] = [], quiet: Bool = false, shard: ShardSelection? = nil,
                 diagnostics: @escaping @Sendable (MigrationPlan) -> Void = { _ in }) {
@@ -42,9 +44,10 @@ public struct MigrationCommands: Sendable {
     }
 
     var pipeline: (any StagingArea) -> MigrationPipeline {
-        { [shard] in
+        { [shard, observer] in
             var options = config.pipelineOptions(quiet: quiet)
             options.shard = shard
+            options.observer = observer
             return MigrationPipeline(staging: $0, options: options)
         }
     }

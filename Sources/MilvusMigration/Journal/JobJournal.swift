@@ -37,6 +37,8 @@ public actor JobJournal {
     public nonisolated let name: String
     private var records: [String: SegmentRecord]
     private var collectionRecords: [String: CollectionRecord]
+    /// Told of every record change once it is persisted.
+    private var observer: (any MigrationObserver)?
 
     private init(staging: any StagingArea, name: String, records: [String: SegmentRecord], collections: [String: CollectionRecord] = [:]) {
         self.staging = staging
@@ -69,6 +71,9 @@ public actor JobJournal {
 
     public func record(_ key: String) -> SegmentRecord? { records[key] }
 
+    /// From now on, `observer` hears of every record change once it is persisted.
+    public func observe(_ observer: (any MigrationObserver)?) { self.observer = observer }
+
     public var all: [SegmentRecord] { records.values.sorted { $0.key < $1.key } }
 
     /// Applies `event` to the segment's record (a new one when the journal has none), persists
@@ -80,6 +85,7 @@ public actor JobJournal {
         try record.apply(event)
         records[key] = record
         try await persist()
+        observer?.changed(record)
         return record
     }
 

@@ -32,7 +32,9 @@ public struct MigrationPipeline: Sendable {
     public func dump(_ plan: MigrationPlan, from source: any SourceStorage) async throws -> DumpReport {
         try plan.requireExecutable()
         let (removed, journal, units) = try await begin(plan, groupBytes: options.groupBytes)
-        let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        await announce("dump", units, journal: journal)
+        let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet,
+                                        observer: options.observer)
         progress.start()
         defer { progress.stop() }
         var tally = RunTally(plan.collections.map { ($0.source.name, $0.targetName) })
@@ -91,7 +93,9 @@ public struct MigrationPipeline: Sendable {
             logger.notice("every segment was imported by an earlier run; nothing to import")
         }
 
-        let progress = ProgressReporter(title: "load", totalUnits: pending.count, totalBytes: 0, unitName: "imports", quiet: options.quiet || pending.isEmpty)
+        await announce("load", active, journal: journal)
+        let progress = ProgressReporter(title: "load", totalUnits: pending.count, totalBytes: 0, unitName: "imports", quiet: options.quiet || pending.isEmpty,
+                                        observer: options.observer)
         progress.start()
         let importStep = ImportStep(target: target, staging: staging, journal: journal, options: options)
         let failures = try await Self.withProgress(progress) {
@@ -121,8 +125,9 @@ public struct MigrationPipeline: Sendable {
         // Imports an earlier run left open are settled before anything is staged or imported.
         try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
 
+        await announce("start", active, journal: journal)
         let progress = ProgressReporter(title: "start", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes },
-                                        etaFromFinished: true, quiet: options.quiet)
+                                        etaFromFinished: true, quiet: options.quiet, observer: options.observer)
         progress.start()
         let staging = AsyncSemaphore(options.stageParallelism)
         let importing = AsyncSemaphore(options.importParallelism)
@@ -176,7 +181,9 @@ public struct MigrationPipeline: Sendable {
         try await reconcile.run(active)
         try await reconcile.resolveInserts(active, rule: capabilities.rowRule)
 
-        let progress = ProgressReporter(title: "insert", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet)
+        await announce("insert", active, journal: journal)
+        let progress = ProgressReporter(title: "insert", totalUnits: active.count, totalBytes: active.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet,
+                                        observer: options.observer)
         progress.start()
         let step = InsertStep(target: target, source: source, journal: journal, options: options, lanes: InsertLanes(), progress: progress)
         let failures = try await Self.withProgress(progress) {

@@ -33,6 +33,8 @@ public struct PipelineOptions: Sendable {
     public var cleanup = false
     /// No progress output.
     public var quiet = false
+    /// Receives the job's progress as it happens (the HTTP job server's status); nil: none.
+    public var observer: (any MigrationObserver)?
     /// This process's part of a sharded job (`--shard i/N`); nil: every segment.
     public var shard: ShardSelection?
     /// Sharded runs: how long shards 1…N-1 wait for shard 0 to prepare a collection.

@@ -46,7 +46,9 @@ extension MigrationPipeline {
             let example = names.first { ShardSelection.parseJournalName($0) != nil } ?? ""
             throw MigrationError.usage("\(staging.location) holds \(example) of a run with \(count) shards; continue it with --shard i/\(count) (or JOB_COMPLETION_INDEX and a shard count of \(count)), or use another staging folder")
         }
-        return try await JobJournal.open(staging, name: journalName)
+        let journal = try await JobJournal.open(staging, name: journalName)
+        await journal.observe(options.observer)
+        return journal
     }
 }
 

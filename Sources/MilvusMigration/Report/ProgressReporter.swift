@@ -27,11 +27,15 @@ public final class ProgressReporter: Sendable {
     let isTerminal: Bool
     let interval: Double
     let started = Date()
+    /// Hears the bytes and phases too (the job server's status).
+    let observer: (any MigrationObserver)?
     private let state = Mutex(State())
     private let ticker = Mutex<Task<Void, Never>?>(nil)
 
     public init(title: String, totalUnits: Int, totalBytes: Int64, totalRows: Int64 = 0, unitName: String = "segments",
-                etaFromFinished: Bool = false, quiet: Bool, isTerminal: Bool = isatty(STDERR_FILENO) == 1, interval: Double? = nil) {
+                etaFromFinished: Bool = false, quiet: Bool, isTerminal: Bool = isatty(STDERR_FILENO) == 1, interval: Double? = nil,
+                observer: (any MigrationObserver)? = nil) {
+        self.observer = observer
         self.title = title
         self.totalUnits = totalUnits
         self.totalBytes = totalBytes
@@ -55,7 +59,10 @@ public final class ProgressReporter: Sendable {
         ticker.withLock { $0 = task }
     }
 
-    public func addBytes(_ n: Int64) { state.withLock { $0.bytes += n } }
+    public func addBytes(_ n: Int64) {
+        state.withLock { $0.bytes += n }
+        observer?.moved(bytes: n)
+    }
 
     /// Rows compared (`verify`).
     public func addRows(_ n: Int64) { state.withLock { $0.rows += n } }
@@ -82,6 +89,7 @@ public final class ProgressReporter: Sendable {
     /// A step with no row or byte progress of its own (an index build, a collection load): one
     /// line at once, so a long wait is never silent.
     public func phase(_ text: String) {
+        observer?.phase(text)
         guard !quiet else { return }
         FileHandle.standardError.write(Data(((isTerminal ? "\r\u{1B}[K" : "") + "\(title): \(text)\n").utf8))
     }

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Scale run: a generated 1.x database of SIZE_GB (default 20) GiB, and one of SMALL_GB (default 2)
+# GiB of the same shape, each dumped (local -> local) under /usr/bin/time -v: seconds, MB/s and
+# peak RSS side by side (the same RSS on both is the point). Then `start` of the large one into
+# Milvus 2.3.5 with target.cleanup (each segment's staged files are removed once its import and
+# counts are checked, so staging never holds the whole copy): seconds, import jobs (--report),
+# peak RSS, followed by `verify` (counts, schema). Page cache: the dumps read a source larger
+# than what the cache keeps of it, so they are mostly cold for the large one; no final sync is
+# counted (see scripts/bench-dump.sh for the side-by-side against cp with and without sync).
+# Segments are about 1 GiB (1.x's default index_file_size), 2 collections, dim 128.
+# Disk: about 2 x SIZE_GB + SMALL_GB while it runs (source, staged dump, then Milvus's own data).
+# Usage: scripts/bench-scale.sh [WORKDIR]   env SIZE_GB (20), SMALL_GB (2), BIN (a built binary), KEEP=1
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORK="${1:-/tmp/mm-bench-scale}"
+SIZE_GB="${SIZE_GB:-20}"
+SMALL_GB="${SMALL_GB:-2}"
+DIM=128
+COLLECTIONS=2
+
+if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
+    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
+    scripts/services/install.sh milvus pymilvus >&2
+    if [ -z "${BIN:-}" ]; then   # BIN: a release binary built before (e.g. a copy), else built here
+        swift build -c release --product milvus-migration >&2
+        BIN="$(swift build -c release --show-bin-path)/milvus-migration"
+    fi
+    rm -rf "$WORK" && mkdir -p "$WORK"
+    for size in "$SMALL_GB" "$SIZE_GB"; do
+        segments=$(( size / COLLECTIONS )); [ "$segments" -ge 1 ] || segments=1
+        rows=$(( size * 1024 * 1024 * 1024 / (COLLECTIONS * segments * (DIM * 4 + 8)) ))
+        echo "generating ${size} GiB: $COLLECTIONS collections x $segments segments x $rows rows, dim $DIM" >&2
+        start=$(date +%s.%N)
+        "$BIN" sample -o "$WORK/db$size" --bench-collections $COLLECTIONS --segments "$segments" --rows "$rows" --dim $DIM >&2
+        echo "generated in $(echo "$(date +%s.%N) - $start" | bc -l | cut -c1-6) s" >&2
+    done
+    export MM_BENCH_INNER=1 BIN WORK SIZE_GB SMALL_GB
+    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    exit 0
+fi
+
+# ------------------------------------------------------------------ inside the namespace
+. scripts/services/common.sh
+. scripts/bench-lib.sh
+yaml() { # size outputDir cleanup
+    cat <<YAML
+dumper:
+  worker:
+    workMode: milvus1x
+    limit: 2
+loader:
+  worker:
+    limit: 2
+meta:
+  mode: sqlite
+  sqliteFile: $WORK/db$1/meta.sqlite
+source:
+  mode: local
+  local:
+    tablesDir: $WORK/db$1/tables
+target:
+  mode: local
+  cleanup: $3
+  local:
+    outputDir: $2
+  milvus2x:
+    endpoint: $MILVUS_ENDPOINT
+YAML
+}
+machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(df -h "$WORK" | awk 'NR==2 {print $1}'), $(uname -r)"
+echo "machine: $machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+for size in "$SMALL_GB" "$SIZE_GB"; do
+    bytes=$(du -sb "$WORK/db$size/tables" | cut -f1)
+    yaml "$size" "$WORK/out$size" false > "$WORK/dump$size.yaml"
+    sync
+    read -r seconds rss < <(bench_measure "dump$size" "$BIN" dump -c "$WORK/dump$size.yaml" --quiet)
+    printf 'dump %3s GiB (%d bytes): %7.1f s  %6.1f MB/s  peak RSS %5.1f MB  (load %s)\n' "$size" "$bytes" "$seconds" \
+        "$(echo "$bytes / $seconds / 1000000" | bc -l)" "$(echo "$rss / 1024" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+    rm -rf "$WORK/out$size"
+done
+
+yaml "$SIZE_GB" "$WORK/start" true > "$WORK/start.yaml"
+sync
+read -r seconds rss < <(bench_measure start "$BIN" start -c "$WORK/start.yaml" --report "$WORK/start.json")
+jobs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(c["importTasks"]) for c in r["collections"]))' "$WORK/start.json")
+rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/start.json")
+bytes=$(du -sb "$WORK/db$SIZE_GB/tables" | cut -f1)
+printf 'start %s GiB: %7.1f s  %6.1f MB/s  %d import jobs  %d rows in Milvus  peak RSS %5.1f MB  staging left %s\n' "$SIZE_GB" "$seconds" \
+    "$(echo "$bytes / $seconds / 1000000" | bc -l)" "$jobs" "$rows" "$(echo "$rss / 1024" | bc -l)" "$(du -sh "$WORK/start" | cut -f1)"
+read -r seconds rss < <(bench_measure verify "$BIN" verify -c "$WORK/start.yaml")
+printf 'verify (counts, schema): %5.1f s  peak RSS %5.1f MB\n' "$seconds" "$(echo "$rss / 1024" | bc -l)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
