@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
     ],
     targets: [
         // The migration library: source (1.x meta + segments) -> plan -> convert (NumPy)
@@ -39,6 +40,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // Operating it as a service: the HTTP job API, the status page (Hummingbird).
+        .target(
+            name: "MilvusMigrationService",
+            dependencies: [
+                "MilvusMigration",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The MariaDB Connector/C, for the 1.x MySQL meta.
@@ -69,6 +81,7 @@ let package = Package(
             name: "milvus-migration",
             dependencies: [
                 "MilvusMigration",
+                "MilvusMigrationService",
                 "Milvus1xFixture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,7 +91,10 @@ let package = Package(
             name: "MilvusMigrationTests",
             dependencies: [
                 "MilvusMigration",
+                "MilvusMigrationService",
                 "Milvus1xFixture",
+                // The job server's tests talk HTTP to it.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The Kubernetes manifests are multi-document YAML, parsed by the tests.
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

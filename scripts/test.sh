@@ -16,7 +16,8 @@ export MILVUS_AUTH="${MILVUS_AUTH-1}"
 
 # System packages the build and the tests need (Debian).
 need_apt=()
-for pkg in libsqlite3-dev libmariadb-dev pkg-config git iproute2 util-linux; do
+# chromium: the job server's status page is checked in headless Chromium.
+for pkg in libsqlite3-dev libmariadb-dev pkg-config git iproute2 util-linux chromium; do
     dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if ((${#need_apt[@]})); then
@@ -29,6 +30,7 @@ if ! python3 -c 'import numpy' >/dev/null 2>&1; then
     python3 -m pip install -q numpy
 fi
 export MM_PYTHON="$(command -v python3)"
+export MM_CHROMIUM="$(command -v chromium)"
 
 # Services: installed (idempotent, fast when present) before entering the namespace, which has no network.
 if [ -n "$SERVICES" ]; then

@@ -14,7 +14,7 @@ struct MilvusMigrationCLI: AsyncParsableCommand {
         any failure exits non-zero with one sentence on stderr.
         """,
         version: MilvusMigrationVersion.current,
-        subcommands: [Export.self, Plan.self, Dump.self, Load.self, Start.self, Verify.self, Sample.self, Version.self]
+        subcommands: [Export.self, Plan.self, Dump.self, Load.self, Start.self, Verify.self, Server.self, Sample.self, Version.self]
     )
 
     /// ArgumentParser's own `main`, with the signal handlers installed before anything else so

@@ -26,18 +26,21 @@ public struct PlannedUnit: Sendable, Codable, Equatable {
     public var target: String
     public var partition: String
     public var segments: Int
+    /// Live rows of the source (0 when unknown: `load` of a staged dump reads no source).
+    public var rows: Int64
     /// Payload bytes (8 per id + the vector bytes of every row staged), 0 when unknown (`load`
     /// of a staged dump counts the staged files instead).
     public var bytes: Int64
     /// The journal's record when the job started, nil when it had none.
     public var record: SegmentRecord?
 
-    public init(key: String, collection: String, target: String, partition: String, segments: Int, bytes: Int64, record: SegmentRecord?) {
+    public init(key: String, collection: String, target: String, partition: String, segments: Int, rows: Int64, bytes: Int64, record: SegmentRecord?) {
         self.key = key
         self.collection = collection
         self.target = target
         self.partition = partition
         self.segments = segments
+        self.rows = rows
         self.bytes = bytes
         self.record = record
     }
@@ -53,7 +56,8 @@ extension MigrationPipeline {
             let record = await journal.record(unit.key)
             let bytes = unit.payloadBytes > 0 ? unit.payloadBytes : (record?.files.reduce(0) { $0 + $1.bytes } ?? 0)
             planned.append(PlannedUnit(key: unit.key, collection: unit.collection.name, target: unit.target, partition: unit.partition.name,
-                                       segments: unit.members.count, bytes: bytes, record: record))
+                                       segments: unit.members.count, rows: unit.liveRows > 0 ? unit.liveRows : (record?.rows ?? 0),
+                                       bytes: bytes, record: record))
         }
         observer.planned(job: job, units: planned)
     }
