@@ -315,3 +315,20 @@ public struct MigrationPipeline: Sendable {
         throw MigrationError.unitsFailed(job: job, failed: failures.count, unit: unit.key, first: error)
     }
 }
+
+extension MigrationPipeline {
+    /// Hands the job's units to the observer (if any).
+    func announce(_ job: String, _ units: [SegmentUnit], journal: JobJournal) async {
+        guard let observer = options.observer else { return }
+        var planned: [PlannedUnit] = []
+        planned.reserveCapacity(units.count)
+        for unit in units {
+            let record = await journal.record(unit.key)
+            let bytes = unit.payloadBytes > 0 ? unit.payloadBytes : (record?.files.reduce(0) { $0 + $1.bytes } ?? 0)
+            planned.append(PlannedUnit(key: unit.key, collection: unit.collection.name, target: unit.target, partition: unit.partition.name,
+                                       segments: unit.members.count, rows: unit.liveRows > 0 ? unit.liveRows : (record?.rows ?? 0),
+                                       bytes: bytes, record: record))
+        }
+        observer.planned(job: job, units: planned)
+    }
+}
