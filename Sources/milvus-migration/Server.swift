@@ -47,10 +47,15 @@ struct Server: AsyncParsableCommand {
             options.token = token ?? ProcessInfo.processInfo.environment["MILVUS_MIGRATION_SERVER_TOKEN"]
             let server = try JobServer(options: options)
             let host = self.host
-            try await Interrupts.cancellingOnSignal {
-                try await server.run(onListening: { port in
-                    Terminal.print("milvus-migration server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
-                })
+            do {
+                try await Interrupts.cancellingOnSignal {
+                    try await server.run(onListening: { port in
+                        Terminal.print("milvus-migration server listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)/")
+                    })
+                }
+            } catch MigrationError.interrupted {
+                // SIGTERM or Ctrl-C is how a server is stopped: not a failure.
+                Terminal.print("milvus-migration server stopped; unfinished jobs resume at its next start")
             }
         }
     }

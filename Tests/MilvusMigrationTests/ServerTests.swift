@@ -178,7 +178,11 @@ func journalRows(_ path: String) throws -> (units: Int, rows: Int64) {
         // A failing job ends `fail` with the tool's sentence (HTTP 200, code 500, as the reference).
         let bad = try await server.call(.POST, "/api/v1/dump", body: #"{"collectionNames": ["nope"]}"#)
         #expect(bad.status == 200 && bad.json?["code"] as? Int == 500 && (bad.json?["msg"] as? String ?? "").contains("no collection 'nope'"), "\(bad.text)")
+        // A port in use is a usage error naming it; SIGTERM stops the server cleanly (exit 0).
+        let taken = try await run(cliPath, ["server", "--port", String(server.port), "--state-dir", fx.dir.sub("state2")])
+        #expect(taken.0 == 2 && taken.2.contains("cannot listen on 127.0.0.1:\(server.port)"), "\(taken.2)")
         await server.stop()
+        #expect(server.process.terminationReason == .exit && server.process.terminationStatus == 0)
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import MilvusMigration
@@ -50,8 +53,15 @@ public struct JobServer: Sendable {
         await registry.resumeUnfinished()
         let registry = self.registry
         try await withThrowingDiscardingTaskGroup { group in
+            let (host, port) = (options.host, options.port)
             group.addTask {
-                try await app.run()
+                do {
+                    try await app.run()
+                } catch let error as IOError where error.errnoCode == EADDRINUSE {
+                    throw MigrationError.usage("cannot listen on \(host):\(port): the address is in use by another program (choose another --port)")
+                } catch let error as IOError {
+                    throw MigrationError.usage("cannot listen on \(host):\(port): \(error.description)")
+                }
                 await registry.close()
             }
             group.addTask {
