@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "milvus-migration", targets: ["milvus-migration"]),
         .library(name: "MilvusMigration", targets: ["MilvusMigration"]),
+        .library(name: "MilvusMigrationService", targets: ["MilvusMigrationService"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -20,7 +21,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", exact: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", exact: "4.5.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
     ],
     targets: [
         // The migration library: source (1.x meta + segments) -> plan -> convert (NumPy)
@@ -40,17 +44,23 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                // Instrumentation only (no-ops until a process bootstraps a metrics backend).
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Operating it as a service: the HTTP job API, the status page (Hummingbird).
+        // Operating it as a service, on Hummingbird: the Prometheus `/metrics` endpoint beside a
+        // job, and server mode (the HTTP job API and the status page).
         .target(
             name: "MilvusMigrationService",
             dependencies: [
                 "MilvusMigration",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // The MariaDB Connector/C, for the 1.x MySQL meta.
@@ -93,7 +103,7 @@ let package = Package(
                 "MilvusMigration",
                 "MilvusMigrationService",
                 "Milvus1xFixture",
-                // The job server's tests talk HTTP to it.
+                // The job server's and the metrics endpoint's tests talk HTTP to them.
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 // The Kubernetes manifests are multi-document YAML, parsed by the tests.
                 .product(name: "Yams", package: "Yams"),

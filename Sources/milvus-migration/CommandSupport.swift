@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MilvusMigration
+import MilvusMigrationService
 import Synchronization
 
 /// Options of the commands that run a job.
@@ -24,6 +25,20 @@ struct ShardOptions: ParsableArguments {
 
     func selection(_ config: MigrationConfig) throws -> ShardSelection? {
         try config.shardSelection(flag: shard)
+    }
+}
+
+/// `--metrics-address host:port` of the commands that run a job (dump, load, start).
+struct MetricsOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Serve Prometheus metrics at http://HOST:PORT/metrics while the command runs (HOST defaults to 127.0.0.1; port 0 picks a free port, named on stderr).", valueName: "host:port"))
+    var metricsAddress: String?
+
+    /// Runs `body`, with the metrics server listening first when asked (a bad address is a
+    /// usage error, an address that cannot be used fails before any work).
+    func serving<T>(_ body: () async throws -> T) async throws -> T {
+        guard let metricsAddress else { return try await body() }
+        let address = try MetricsAddress(parsing: metricsAddress)
+        return try await MetricsServer.serving(at: address) { _ in try await body() }
     }
 }
 

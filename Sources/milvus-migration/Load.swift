@@ -12,13 +12,17 @@ struct Load: AsyncParsableCommand {
 
     @OptionGroup var sharding: ShardOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.target, .milvus])
-            let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
-            let result = try await Interrupts.cancellingOnSignal { try await commands.load() }
-            Terminal.print(result.summary)
-            try job.writeReport(result.json(plan: nil))
+            try await metrics.serving {
+                let config = try options.loadConfig([.target, .milvus])
+                let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
+                let result = try await Interrupts.cancellingOnSignal { try await commands.load() }
+                Terminal.print(result.summary)
+                try job.writeReport(result.json(plan: nil))
+            }
         }
     }
 }

@@ -12,13 +12,17 @@ struct Start: AsyncParsableCommand {
 
     @OptionGroup var sharding: ShardOptions
 
+    @OptionGroup var metrics: MetricsOptions
+
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.meta, .source, .target, .milvus])
-            let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
-            let (result, plan) = try await Interrupts.cancellingOnSignal { try await commands.start() }
-            Terminal.print(result.summary)
-            try job.writeReport(result.json(plan: plan))
+            try await metrics.serving {
+                let config = try options.loadConfig([.meta, .source, .target, .milvus])
+                let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
+                let (result, plan) = try await Interrupts.cancellingOnSignal { try await commands.start() }
+                Terminal.print(result.summary)
+                try job.writeReport(result.json(plan: plan))
+            }
         }
     }
 }

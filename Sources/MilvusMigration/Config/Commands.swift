@@ -54,6 +54,10 @@ public struct MigrationCommands: Sendable {
 
     /// `dump`: every live segment to NumPy files in the staging area.
     public func dump() async throws -> DumpReport {
+        try await MigrationMetrics.countingErrors(command: "dump") { try await runDump() }
+    }
+
+    func runDump() async throws -> DumpReport {
         // The target bucket is checked (or created) before planning reads every segment.
         let staging = try config.stagingArea()
         try await staging.prepare()
@@ -64,9 +68,13 @@ public struct MigrationCommands: Sendable {
     /// `load`: the staged dump into Milvus 2.x, counts checked. In insert mode (nothing was
     /// staged) the same as `start`.
     public func load() async throws -> LoadReport {
+        try await MigrationMetrics.countingErrors(command: "load") { try await runLoad() }
+    }
+
+    func runLoad() async throws -> LoadReport {
         if config.loader.mode == .insert {
             try config.validate([.meta, .source])
-            return try await start().0
+            return try await runStart().0
         }
         let staging = try config.stagingArea()
         let (selected, renames) = (collections, config.target.milvus2x.collections)
@@ -78,6 +86,10 @@ public struct MigrationCommands: Sendable {
     /// `start`: dump and load as one pipelined job (insert mode: the rows are sent from the
     /// source, nothing staged). Returns the plan too, for the report.
     public func start() async throws -> (LoadReport, MigrationPlan) {
+        try await MigrationMetrics.countingErrors(command: "start") { try await runStart() }
+    }
+
+    func runStart() async throws -> (LoadReport, MigrationPlan) {
         let (plan, source) = try await executablePlan()
         let staging = try config.stagingArea()
         let insert = config.loader.mode == .insert

@@ -39,6 +39,11 @@ public actor JobJournal {
     private var collectionRecords: [String: CollectionRecord]
     /// Told of every record change once it is persisted.
     private var observer: (any MigrationObserver)?
+    /// The units the `units` gauges show (this run's: key → collection) and how many of each
+    /// collection are in each phase. Every phase change passes through `apply`, so the gauges
+    /// follow the journal exactly; records of units the run does not move stay out.
+    private var tracked: [String: String] = [:]
+    private var phaseCounts: [String: [SegmentPhase: Int]] = [:]
 
     private init(staging: any StagingArea, name: String, records: [String: SegmentRecord], collections: [String: CollectionRecord] = [:]) {
         self.staging = staging
@@ -82,11 +87,37 @@ public actor JobJournal {
     @discardableResult
     public func apply(_ event: SegmentEvent, to key: String) async throws -> SegmentRecord {
         var record = records[key] ?? SegmentRecord(key: key)
+        let before = record.phase
         try record.apply(event)
         records[key] = record
+        if let collection = tracked[key], before != record.phase {
+            count(collection, before, -1)
+            count(collection, record.phase, +1)
+        }
         try await persist()
         observer?.changed(record)
         return record
+    }
+
+    /// Shows the phases of these units (the run's: its key and collection each) in the
+    /// `units` gauges from now on; a unit without a record counts as pending.
+    public func trackPhases(of units: [(key: String, collection: String)]) {
+        tracked = Dictionary(units.map { ($0.key, $0.collection) }, uniquingKeysWith: { first, _ in first })
+        phaseCounts = [:]
+        for (key, collection) in tracked {
+            phaseCounts[collection, default: [:]][records[key]?.phase ?? .pending, default: 0] += 1
+        }
+        for (collection, counts) in phaseCounts {
+            for phase in SegmentPhase.allCases {
+                MigrationMetrics.units(collection: collection, phase: phase.rawValue, count: counts[phase] ?? 0)
+            }
+        }
+    }
+
+    private func count(_ collection: String, _ phase: SegmentPhase, _ delta: Int) {
+        let count = (phaseCounts[collection]?[phase] ?? 0) + delta
+        phaseCounts[collection, default: [:]][phase] = count
+        MigrationMetrics.units(collection: collection, phase: phase.rawValue, count: count)
     }
 
     public func collection(_ name: String) -> CollectionRecord? { collectionRecords[name] }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The life of one segment in a migration, persisted in the journal (see `SegmentRecord.apply`
 /// for the allowed transitions). A rerun reads it back and continues from each segment's phase.
-public enum SegmentPhase: String, Codable, Sendable {
+public enum SegmentPhase: String, Codable, Sendable, CaseIterable {
     case pending
     case staged
     case importing

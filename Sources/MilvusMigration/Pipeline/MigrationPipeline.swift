@@ -32,6 +32,7 @@ public struct MigrationPipeline: Sendable {
     public func dump(_ plan: MigrationPlan, from source: any SourceStorage) async throws -> DumpReport {
         try plan.requireExecutable()
         let (removed, journal, units) = try await begin(plan, groupBytes: options.groupBytes)
+        await journal.trackPhases(of: units.map(\.metricsKey))
         await announce("dump", units, journal: journal)
         let progress = ProgressReporter(title: "dump", totalUnits: units.count, totalBytes: units.reduce(0) { $0 + $1.payloadBytes }, quiet: options.quiet,
                                         observer: options.observer)
@@ -78,12 +79,14 @@ public struct MigrationPipeline: Sendable {
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
         for unit in active { tally.segmentToLoad(collection: unit.collection.name, segments: unit.members.count) }
+        await journal.trackPhases(of: active.map(\.metricsKey))
         try await ReconcileStep(target: target, staging: staging, journal: journal, options: options).run(active)
 
         var pending: [SegmentUnit] = []
         for unit in active {
             let record = await journal.record(unit.key)!
             if [.imported, .verified].contains(record.phase) {
+                MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
                 tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: record.importTask, now: false)
             } else {
                 pending.append(unit)
@@ -138,7 +141,10 @@ public struct MigrationPipeline: Sendable {
             try await BoundedWindow.run(active, width: options.stageParallelism + options.importParallelism) { unit in
                 // Files kept from an earlier run are read back and checked before they are imported.
                 let (record, _) = try await staging.with { try await stage.run(unit, checkContent: true) }
-                if record.step == .done { return (record, false) }
+                if record.step == .done {
+                    MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
+                    return (record, false)
+                }
                 let imported = try await importing.with { try await importStep.run(unit, checkFiles: false) }
                 return (imported, true)
             } onResult: { unit, outcome in
@@ -252,6 +258,7 @@ public struct MigrationPipeline: Sendable {
         let collections = plan.collections.map { (source: $0.source, target: $0.targetName) }
         var tally = RunTally(collections.map { ($0.source.name, $0.target) })
         let active = try await prepare(collections, units: units, target: target, journal: journal, tally: &tally)
+        await journal.trackPhases(of: active.map(\.metricsKey))
         return (journal, collections, tally, active)
     }
 
@@ -310,6 +317,7 @@ public struct MigrationPipeline: Sendable {
 
     /// Throws `unitsFailed` naming the first failure.
     static func requireNoFailures(_ failures: [(SegmentUnit, MigrationError)], job: String) throws {
+        for (_, error) in failures { MigrationMetrics.error(error, command: job, scope: "unit") }
         guard let (unit, error) = failures.first else { return }
         if error == .interrupted { throw MigrationError.interrupted }
         throw MigrationError.unitsFailed(job: job, failed: failures.count, unit: unit.key, first: error)

@@ -67,6 +67,9 @@ public struct SegmentUnit: Sendable, CustomStringConvertible {
         }.joined(separator: " + ")
     }
 
+    /// The unit as the `units` gauges follow it (`JobJournal.trackPhases`).
+    var metricsKey: (key: String, collection: String) { (key, collection.name) }
+
     /// The source bytes progress counts for the unit: the row payload of its vector and id files,
     /// without the 8-byte row-count header each file starts with.
     var payloadBytes: Int64 {

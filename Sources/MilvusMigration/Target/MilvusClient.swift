@@ -195,6 +195,7 @@ public final class MilvusClient: Sendable {
                 if retry && error.code == .unavailable && attempt < options.attempts
                     && MilvusTLSProblem.classify(error, clientUsesTLS: options.endpoint.tls) == nil {
                     logger.debug("\(rpc) unavailable (\(error.message)); retrying in \(delay) s")
+                    MigrationMetrics.retry(.milvus, cause: "unavailable")
                     try await Task.sleep(for: .seconds(delay))
                     delay = min(delay * 2, 3)
                     attempt += 1

@@ -20,8 +20,11 @@ struct ImportStep: Sendable {
             throw MigrationError.usage("segment \(unit.key) was not dumped (no staged files in \(staging.location)); run dump first")
         }
         let task: Int64
+        // From this run's `Import` call to the final state (nil: the task was started earlier).
+        var requested: Date?
         switch record.step {
         case .done:
+            MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
             return record
         case .stage:
             throw MigrationError.usage("segment \(unit.key) is not staged (\(record.failure ?? "no files")); run dump first")
@@ -38,16 +41,22 @@ struct ImportStep: Sendable {
                 throw MigrationError.target(.collectionMissing, subject: unit.description, message: "collection '\(unit.target)' disappeared from Milvus at \(target.endpoint) during the load")
             }
             record = try await journal.apply(.importRequested, to: unit.key)
+            requested = Date()
             // Not retried: if the answer is lost the next run finds the task (or decides from
             // the row counts) instead of importing blindly again.
             task = try await startImport(record, unit: unit)
             record = try await journal.apply(.importTaskRecorded(task), to: unit.key)
         }
         let status = try await poll(task, unit: unit)
+        if let requested {
+            MigrationMetrics.importTask(seconds: Date().timeIntervalSince(requested), completed: status.state == .completed)
+        }
         switch status.state {
         case .completed:
             try Self.requireRows(status, task: task, record: record, unit: unit)
-            return try await journal.apply(.importCompleted, to: unit.key)
+            let done = try await journal.apply(.importCompleted, to: unit.key)
+            MigrationMetrics.imported(collection: unit.collection.name, rows: done.rows, bytes: done.files.reduce(0) { $0 + $1.bytes })
+            return done
         default:
             var reason = status.failedReason.isEmpty ? "import task \(task) failed" : status.failedReason
             if reason.contains("no such file") || reason.contains("does not exist") || reason.contains("failed to get file size") {
@@ -74,6 +83,7 @@ struct ImportStep: Sendable {
                                                     files: record.files.map { staging.importPath($0.path) }, subject: unit.description)
             } catch let error as MigrationError where error.targetKind == .busy && Date() < deadline {
                 logger.notice("\(unit): \(error.description); trying again in \(Int(delay)) s")
+                MigrationMetrics.retry(.milvus, cause: "busy")
                 try await Task.sleep(for: .seconds(delay))
                 delay = min(delay * 2, 30)
             }

@@ -23,6 +23,7 @@ struct InsertStep: Sendable {
             // A group an earlier import-mode run staged (dumper.worker.groupMB) keeps that shape.
             if let r = await journal.record(unit.key), r.step == .done {
                 progress.addBytes(unit.payloadBytes)
+                MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
                 return (r, false)
             }
             throw MigrationError.usage("\(unit) was staged as one import by an earlier run (dumper.worker.groupMB); finish it with loader.mode: import")
@@ -34,6 +35,7 @@ struct InsertStep: Sendable {
                 logger.warning("segment \(unit.key): the source changed since it was loaded; it is not loaded again (re-migrate into a new collection to pick up the change)")
             }
             progress.addBytes(unit.payloadBytes)
+            MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
             return (r, false)
         }
         if record?.phase == .inserting {
@@ -97,6 +99,7 @@ struct InsertStep: Sendable {
                 throw MigrationError.target(.mismatch, subject: unit.description, message: "Insert of rows \(from)..<\(from + rows) acknowledged \(acknowledged) rows, expected \(rows); rerun to settle it from the row counts")
             }
             try await journal.apply(.insertAcknowledged, to: unit.key)
+            MigrationMetrics.inserted(collection: unit.collection.name, rows: rows, bytes: Int64(batch.rows * 8 + batch.vectorBytes))
         }
     }
 }

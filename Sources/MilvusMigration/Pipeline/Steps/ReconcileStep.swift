@@ -136,6 +136,7 @@ struct ReconcileStep: Sendable {
                 break
             } catch let error as MigrationError where attempt < 10 {
                 logger.notice("flush before counting failed (\(error.description.prefix(200))); retrying (attempt \(attempt + 1) of 10)")
+                MigrationMetrics.retry(.milvus, cause: "flush_refused")
                 try await Task.sleep(for: .seconds(min(Double(attempt) * 1.5, 6)))
                 attempt += 1
             }

@@ -35,12 +35,14 @@ struct StageStep: Sendable {
                     logger.warning("segment \(unit.key): the source changed since it was imported; it is not imported again (re-migrate into a new collection to pick up the change)")
                 }
                 progress.addBytes(unit.payloadBytes)
+                MigrationMetrics.unitSkipped(.stage, collection: unit.collection.name)
                 return (record, false)
             }
             if record.step == .importStaged, record.sourceFingerprint == unit.fingerprint, try await intact(record, unit: unit) {
                 let unverified = record.stagedFilesUnverified(currentBoot: currentBoot)
                 if !checkContent && !unverified {
                     progress.addBytes(unit.payloadBytes)
+                    MigrationMetrics.unitSkipped(.stage, collection: unit.collection.name)
                     return (record, false)
                 }
                 if let problem = try await StagedFileCheck.firstProblem(record, staging: staging) {
@@ -49,6 +51,7 @@ struct StageStep: Sendable {
                     // Read back whole after a reboot: on disk, so trusted for the rest of this boot.
                     let checked = unverified ? try await journal.apply(.stagedFilesChecked(boot: currentBoot), to: unit.key) : record
                     progress.addBytes(unit.payloadBytes)
+                    MigrationMetrics.unitSkipped(.stage, collection: unit.collection.name)
                     return (checked, false)
                 }
             }
@@ -58,6 +61,7 @@ struct StageStep: Sendable {
                                                     vectorPath: unit.vectorPath, progress: { progress.addBytes($0) })
             let record = try await journal.apply(.staged(files: files, rows: unit.liveRows, deletedRows: layouts.reduce(0) { $0 + Int64($1.deleted.count) },
                                                          fingerprint: unit.fingerprint, boot: currentBoot), to: unit.key)
+            MigrationMetrics.staged(collection: unit.collection.name, rows: record.rows, bytes: record.files.reduce(0) { $0 + $1.bytes })
             return (record, true)
         } catch let error as MigrationError {
             if case .journalTransition = error { throw error }

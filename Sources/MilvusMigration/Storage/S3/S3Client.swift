@@ -139,6 +139,8 @@ public struct S3Client: Sendable {
             let request = prepare(method: method, key: key, query: query, headers: headers, body: body, payloadHash: payloadHash,
                                   credentials: credentials)
             var retryReason: String
+            // The same, as one of a few fixed words for the `retries_total` metric.
+            var retryCause: String
             do {
                 let response = try await s3HTTPClient.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
                 let status = Int(response.status.code)
@@ -161,7 +163,7 @@ public struct S3Client: Sendable {
                     if method == .POST, status == 200, bytes.count < 4096, let error = S3ErrorBody(bytes), error.isEmbeddedError {
                         if error.isRetryable && attempt < attempts {
                             retryReason = "\(error.code ?? "error") in a 200 answer"
-                            try await backoff(operation, key: key, attempt: attempt, reason: retryReason)
+                            try await backoff(operation, key: key, attempt: attempt, reason: retryReason, cause: S3Client.retryCause(status: status, code: error.code))
                             continue
                         }
                         throw failure(operation, key: key, status: status, headers: response.headers, body: bytes, credentials: credentials)
@@ -175,6 +177,7 @@ public struct S3Client: Sendable {
                 if let refresher = settings.refresher, !refreshedCredentials, [400, 403].contains(status),
                    S3Client.expiredCredentialCodes.contains(error?.code ?? "") {
                     refreshedCredentials = true
+                    MigrationMetrics.retry(.s3, cause: "credentials_expired")
                     await refresher.invalidate(accessKey: credentials.accessKey)
                     logger.notice("\(operation) \(display(key)): \(error?.code ?? "") for the temporary credentials of \(refresher.origin); fetching new ones")
                     attempt -= 1
@@ -185,6 +188,7 @@ public struct S3Client: Sendable {
                     throw failure(operation, key: key, status: status, headers: response.headers, body: bytes, credentials: credentials)
                 }
                 retryReason = "HTTP \(status)\(error?.code.map { " \($0)" } ?? "")"
+                retryCause = S3Client.retryCause(status: status, code: error?.code)
             } catch let error as MigrationError {
                 throw error
             } catch is CancellationError {
@@ -195,8 +199,9 @@ public struct S3Client: Sendable {
                         "no answer from \(settings.endpointDescription) after \(attempt) attempt\(attempt == 1 ? "" : "s"): \(S3Client.describe(error))")
                 }
                 retryReason = S3Client.describe(error)
+                retryCause = S3Client.isTimeout(error) ? "timeout" : "connection"
             }
-            try await backoff(operation, key: key, attempt: attempt, reason: retryReason)
+            try await backoff(operation, key: key, attempt: attempt, reason: retryReason, cause: retryCause)
         }
     }
 
@@ -209,11 +214,33 @@ public struct S3Client: Sendable {
         return try await refresher.current()
     }
 
-    func backoff(_ operation: String, key: String?, attempt: Int, reason: String) async throws {
+    func backoff(_ operation: String, key: String?, attempt: Int, reason: String, cause: String) async throws {
+        MigrationMetrics.retry(.s3, cause: cause)
         let ceiling = min(settings.backoffCap, settings.backoffBase * pow(2, Double(attempt - 1)))
         let delay = Double.random(in: 0...ceiling)
         logger.notice("\(operation) \(display(key)): \(reason); retry \(attempt) of \(settings.maxAttempts - 1) in \(String(format: "%.2f", delay)) s")
         try await Task.sleep(nanoseconds: UInt64(delay * 1e9))
+    }
+
+    /// The `retries_total` cause of a retried answer: `throttled` (429, SlowDown),
+    /// `server_error` (5xx), else the S3 error code's kind (`timeout`, `clock_skew`, `error_code`).
+    static func retryCause(status: Int, code: String?) -> String {
+        switch code {
+        case "SlowDown": return "throttled"
+        case "RequestTimeout": return "timeout"
+        case "RequestTimeTooSkewed": return "clock_skew"
+        case "InternalError", "ServiceUnavailable": return "server_error"
+        default:
+            if status == 429 { return "throttled" }
+            if status >= 500 { return "server_error" }
+            return "error_code"
+        }
+    }
+
+    /// Whether a request without an answer ran out of time (rather than losing its connection).
+    static func isTimeout(_ error: Error) -> Bool {
+        guard let e = error as? HTTPClientError else { return false }
+        return [.connectTimeout, .readTimeout, .deadlineExceeded, .writeTimeout].contains(e)
     }
 
     static func describe(_ error: Error) -> String {
