@@ -4,6 +4,7 @@
 # Usage: scripts/test.sh [extra swift test arguments]
 # Env: MM_TEST_SERVICES (default: moto,mariadb,milvus,milvus-lite) — the services started for the run.
 #      MM_SKIP_TLS=1 skips the two TLS phases (Milvus tlsMode 1 + MariaDB TLS, Milvus tlsMode 2).
+#      MM_SKIP_RELEASE=1 skips the release phase (static release build + clean Debian root check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +49,16 @@ if [ "${MM_SKIP_QUICKSTART:-0}" != 1 ]; then
     QUICKSTART_SKIP_BUILD=1 MM_RUN_DIR="$MM_RUN_DIR-quickstart" scripts/quickstart.sh "$(mktemp -d /tmp/mm-quickstart-test.XXXXXX)" > /tmp/mm-quickstart-test.log 2>&1 \
         || { tail -40 /tmp/mm-quickstart-test.log >&2; log "quickstart FAILED"; exit 1; }
     log "quickstart passed: $(grep -c 'Milvus matches the source.' /tmp/mm-quickstart-test.log) verification ok"
+fi
+
+# The release tarball on a clean system: built (static Swift runtime, its own build folder), then run
+# on a minimal Debian root (cached between runs) holding only the packages its RUNTIME.md names.
+if [ "${MM_SKIP_RELEASE:-0}" != 1 ]; then
+    log "release phase: scripts/release.sh, then scripts/release-check.sh on a clean Debian root"
+    release_start=$(date +%s)
+    scripts/release-check.sh > "$MM_RUN_DIR-release-check.log" 2>&1 \
+        || { tail -40 "$MM_RUN_DIR-release-check.log" >&2; log "release check FAILED (log: $MM_RUN_DIR-release-check.log)"; exit 1; }
+    log "$(grep 'PASSED' "$MM_RUN_DIR-release-check.log") ($(( $(date +%s) - release_start )) s)"
 fi
 
 # Milvus on S3 storage (moto): the remote end-to-end suite needs a Milvus of its own.
