@@ -170,6 +170,12 @@ func journalRows(_ path: String) throws -> (units: Int, rows: Int64) {
         #expect(served.keys.sorted() == reference.keys.sorted())
         for (path, bytes) in reference where path.hasSuffix(".npy") { #expect(served[path] == bytes, "\(path)") }
 
+        // The jobs' metrics, behind the token too.
+        let metrics = try await server.call(.GET, "/metrics")
+        let stagedRows = metrics.text.split(separator: "\n").filter { $0.hasPrefix("milvus_migration_staged_rows_total") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        #expect(metrics.status == 200 && Int64(stagedRows) == rows, "\(metrics.text.prefix(1500))")
+        #expect(try await server.call(.GET, "/metrics", token: .some(nil)).status == 401)
         // The job list and the page.
         let jobs = try await server.call(.GET, "/api/v1/jobs")
         #expect((jobs.json?["data"] as? [[String: Any]])?.first?["jobId"] as? String == id, "\(jobs.text)")

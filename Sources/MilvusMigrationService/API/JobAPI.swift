@@ -5,7 +5,7 @@ import MilvusMigration
 /// The HTTP job API, free of any HTTP library: a request in, a reply out (`JobServer` adapts it
 /// to Hummingbird). The reference tool's endpoints and shapes under `/api/v1`
 /// (`{"code","msg","data","requestId"}`, `dump_`/`load_`/`start_` job ids, JobInfo), plus
-/// `cancel`, `jobs`, a bearer token and 4xx answers for bad requests (the reference answers
+/// `cancel`, `jobs`, `/metrics` (Prometheus, of the jobs run here), a bearer token and 4xx answers for bad requests (the reference answers
 /// everything with HTTP 200).
 public struct JobAPI: Sendable {
     public struct Request: Sendable {
@@ -68,9 +68,16 @@ public struct JobAPI: Sendable {
         default:
             break
         }
-        guard request.path.hasPrefix("/api/v1/") else { return failure(APIError(404, "no such endpoint: \(request.method) \(request.path)"), requestId) }
+        guard request.path.hasPrefix("/api/v1/") || request.path == "/metrics" else {
+            return failure(APIError(404, "no such endpoint: \(request.method) \(request.path)"), requestId)
+        }
         if let token, !authorized(request.headers["authorization"], token: token) {
             return failure(APIError(401, "missing or wrong bearer token: send the header 'Authorization: Bearer <token>'"), requestId)
+        }
+        if request.path == "/metrics" {
+            // The jobs' Prometheus metrics (a scraper sends the token as its bearer token).
+            guard request.method == "GET" else { return failure(APIError(405, "/metrics takes GET"), requestId) }
+            return Reply(status: 200, contentType: MetricsServer.contentType, body: MetricsServer.exposition())
         }
         do {
             switch (request.method, request.path) {

@@ -25,7 +25,7 @@ public struct JobServer: Sendable {
     }
 
     static let paths = ["/", "/index.html", "/api/v1/healthy", "/api/v1/dump", "/api/v1/load", "/api/v1/start",
-                        "/api/v1/get_job", "/api/v1/jobs", "/api/v1/cancel"]
+                        "/api/v1/get_job", "/api/v1/jobs", "/api/v1/cancel", "/metrics"]
 
     public let options: Options
     public let registry: JobRegistry
@@ -39,6 +39,9 @@ public struct JobServer: Sendable {
     /// Serves until cancelled; `onListening` gets the bound port (useful with port 0).
     public func run(extraRoutes: @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
                     onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        // Metrics go to the Prometheus registry from the start (a metric made before the
+        // bootstrap would stay a no-op).
+        _ = MetricsServer.registry
         let api = JobAPI(registry: registry, token: options.token)
         let router = Router()
         for path in Self.paths {
