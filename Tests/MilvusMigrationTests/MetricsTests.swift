@@ -50,17 +50,82 @@ struct Exposition {
     }
 }
 
-/// GET `url` (a short timeout); the status, content type and body.
-func httpGet(_ url: String, timeout: TimeAmount = .seconds(2)) async throws -> (Int, String?, String) {
+/// GET `url`; the status, content type and body. The timeout is long: the server may run in this
+/// process, whose cooperative threads other suites block for a while (`run`).
+func httpGet(_ url: String, timeout: TimeAmount = .seconds(120)) async throws -> (Int, String?, String) {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: timeout)
     let body = try await response.body.collect(upTo: 16 << 20)
     return (Int(response.status.code), response.headers.first(name: "content-type"), String(buffer: body))
 }
 
+/// A CLI run whose `/metrics` was scraped while it ran.
+struct ScrapedRun: Sendable {
+    var status: Int32 = 0
+    var out = ""
+    var err = ""
+    /// The bodies of the successful scrapes, in order.
+    var scrapes: [String] = []
+    /// Answers that were not 200 with the text format's content type.
+    var badAnswers: [String] = []
+    var failed = 0
+    var lastError = ""
+}
+
+/// Runs the CLI (which must have `--metrics-address … :0`) and scrapes the address it names on
+/// stderr every `interval` until it exits. The loop runs on a thread of its own with the
+/// future-based HTTP client: the tests' cooperative threads are few and other suites block them
+/// while their CLI runs (`run`), which must not starve or time out these scrapes.
+func runCLIScraping(_ arguments: [String], dir: TempDir, interval: Double = 0.05) async throws -> ScrapedRun {
+    let (outPath, errPath) = (dir.sub("cli-\(UUID().uuidString).out"), dir.sub("cli-\(UUID().uuidString).err"))
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: cliPath)
+    process.arguments = arguments
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    try process.run()
+    nonisolated(unsafe) let running = process
+    return await withCheckedContinuation { continuation in
+        Thread {
+            var run = ScrapedRun()
+            var url: String?
+            let marker = "serving Prometheus metrics at "
+            let deadline = Date().addingTimeInterval(600)
+            while running.isRunning {
+                if url == nil, let stderr = try? String(contentsOfFile: errPath, encoding: .utf8), let range = stderr.range(of: marker) {
+                    url = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+                }
+                if let url {
+                    do {
+                        let response = try HTTPClient.shared.get(url: url, deadline: .now() + .seconds(5)).wait()
+                        let type = response.headers.first(name: "content-type")
+                        if response.status == .ok && type == MetricsServer.contentType {
+                            // No body: nothing is registered yet (before the plan).
+                            run.scrapes.append(response.body.map { String(buffer: $0) } ?? "")
+                        } else {
+                            run.badAnswers.append("\(response.status) \(type ?? "")")
+                        }
+                    } catch {
+                        run.failed += 1
+                        run.lastError = "\(error)"
+                    }
+                }
+                if Date() > deadline { kill(running.processIdentifier, SIGKILL) }
+                Thread.sleep(forTimeInterval: interval)
+            }
+            running.waitUntilExit()
+            run.status = running.terminationStatus
+            run.out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+            run.err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            continuation.resume(returning: run)
+        }.start()
+    }
+}
+
 /// Runs the CLI without blocking a thread: stdout and stderr go to files, and the exit is
-/// awaited with `Task.sleep`. `whileRunning` is called every `interval` until the process ends.
-func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .milliseconds(100),
-                 whileRunning: (String) async -> Void = { _ in }) async throws -> (Int32, String, String) {
+/// awaited with `Task.sleep`.
+func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .milliseconds(100)) async throws -> (Int32, String, String) {
     let (outPath, errPath) = (dir.sub("cli-\(UUID().uuidString).out"), dir.sub("cli-\(UUID().uuidString).err"))
     FileManager.default.createFile(atPath: outPath, contents: nil)
     FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -72,7 +137,6 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
     try process.run()
     let deadline = ContinuousClock.now + .seconds(600)
     while process.isRunning {
-        await whileRunning((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
         if ContinuousClock.now > deadline {
             kill(process.processIdentifier, SIGKILL)
             Issue.record("the CLI ran for more than 600 s: killed")
@@ -328,21 +392,14 @@ struct MetricsMilvusTests {
     @Test func startExposesCountersThatReachTheFinalFigures() async throws {
         let m = try LoadTests.Migration(rows: 2_000, segments: 3, extra: ["createIndex": "true", "loadCollection": "true"])
         let report = m.scenario.dir.sub("report.json")
-        var scrapes: [Exposition] = []
-        var url: String?
-        let urlPattern = try Regex(#"serving Prometheus metrics at (http://[0-9.]+:[0-9]+/metrics)"#)
-        let (status, out, err) = try await runCLIAsync(
-            ["start", "-c", m.scenario.configPath, "--quiet", "--report", report, "--metrics-address", "127.0.0.1:0"],
-            dir: m.scenario.dir, interval: .milliseconds(50)
-        ) { stderr in
-            if url == nil, let match = stderr.firstMatch(of: urlPattern) { url = String(match.output[1].substring!) }
-            guard let url, let (code, type, body) = try? await httpGet(url, timeout: .seconds(1)) else { return }
-            #expect(code == 200 && type == MetricsServer.contentType)
-            scrapes.append(Exposition(body))
-        }
+        let run = try await runCLIScraping(
+            ["start", "-c", m.scenario.configPath, "--quiet", "--report", report, "--metrics-address", "127.0.0.1:0"], dir: m.scenario.dir)
+        let (status, out, err) = (run.status, run.out, run.err)
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
-        try #require(scrapes.count >= 2, "\(scrapes.count) scrapes; stderr: \(err)")
+        #expect(run.badAnswers.isEmpty, "\(run.badAnswers)")
+        try #require(run.scrapes.count >= 2, "\(run.scrapes.count) scrapes, \(run.failed) failed (last: \(run.lastError)); stderr: \(err)")
+        let scrapes = run.scrapes.map(Exposition.init)
 
         let name = MigrationMetrics.Name.self
         let collections = ["floats", "bits"]
