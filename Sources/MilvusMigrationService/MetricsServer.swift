@@ -77,14 +77,16 @@ public enum MetricsServer {
                 throw MigrationError.io(path: address.description, operation: "serve metrics (--metrics-address) on", reason: reason)
             }
             Logger(label: "milvus-migration.metrics").notice("serving Prometheus metrics at http://\(actual)/metrics")
+            let result: Result<T, any Error>
             do {
-                let result = try await body(actual)
-                await service.triggerGracefulShutdown()
-                return result
+                result = .success(try await body(actual))
             } catch {
-                await service.triggerGracefulShutdown()
-                throw error
+                result = .failure(error)
             }
+            // Leaving the group by throwing would cancel the server: it stops first.
+            await service.triggerGracefulShutdown()
+            _ = await group.nextResult()
+            return try result.get()
         }
     }
 }

@@ -290,6 +290,42 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
         #expect(e.value(MigrationMetrics.Name.unitsSkipped, ["collection": c, "step": "load"]) == 2)
     }
 
+    /// Insert mode: rows and bytes of acknowledged batches; units end imported; a rerun skips.
+    @Test func insertModeCountsAcknowledgedBatches() async throws {
+        _ = MetricsServer.registry
+        let dir = TempDir("metrics-insert")
+        let c = Self.uniqueCollection()
+        let db = try Milvus1xDatabase(root: dir.sub("db"), version: "1.1.1")
+        db.addCollection(c, dimension: 4, metric: 1)
+        for s in 0..<2 {
+            let ids = (0..<(20 + s)).map { Int64(s * 100 + $0) }
+            try db.addSegment(table: c, ids: ids, floatRows: ids.map { [Float($0), 1, 2, 3] }, deleteBatches: [[0]])
+        }
+        try db.finish()
+        let plan = try await planOf(db)
+        var options = PipelineOptions()
+        options.quiet = true
+        options.loadMode = .insert
+        options.insertBatchBytes = 5 * (8 + 16)
+        let target = InMemoryTarget()
+        let pipeline = MigrationPipeline(staging: LocalStagingArea(root: dir.sub("staged")), options: options)
+        _ = try await pipeline.insert(plan, from: LocalSourceStorage(root: db.tablesPath), into: target)
+        var e = Exposition(String(decoding: MetricsServer.exposition(), as: UTF8.self))
+        let label = ["collection": c]
+        #expect(plan.liveRows == 39)
+        #expect(e.value(MigrationMetrics.Name.insertedRows, label) == 39)
+        #expect(e.value(MigrationMetrics.Name.insertedBytes, label) == Double(39 * (8 + 16)), "ids and float vectors of 4")
+        #expect(e.value(MigrationMetrics.Name.stagedRows, label) == nil, "nothing staged")
+        #expect(e.value(MigrationMetrics.Name.units, ["collection": c, "phase": "imported"]) == 2)
+        #expect(e.value(MigrationMetrics.Name.units, ["collection": c, "phase": "inserting"]) == 0)
+        #expect(await target.count(of: "insert") > 2, "several batches per segment")
+
+        _ = try await pipeline.insert(plan, from: LocalSourceStorage(root: db.tablesPath), into: target)
+        e = Exposition(String(decoding: MetricsServer.exposition(), as: UTF8.self))
+        #expect(e.value(MigrationMetrics.Name.insertedRows, label) == 39, "a rerun sends nothing")
+        #expect(e.value(MigrationMetrics.Name.unitsSkipped, ["collection": c, "step": "load"]) == 2)
+    }
+
     @Test func addressesParseOrNameTheOption() throws {
         #expect(try MetricsAddress(parsing: "127.0.0.1:9100") == MetricsAddress(host: "127.0.0.1", port: 9100))
         #expect(try MetricsAddress(parsing: ":9100") == MetricsAddress(host: "127.0.0.1", port: 9100))
@@ -335,6 +371,22 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
         }
     }
 
+    /// A body that throws: its error comes out, and the server has stopped listening.
+    @Test func aThrowingBodyStopsTheServer() async throws {
+        var address = ""
+        await #expect(throws: MigrationError.interrupted) {
+            try await MetricsServer.serving(at: MetricsAddress(host: "127.0.0.1", port: 0)) { bound in
+                address = bound
+                throw MigrationError.interrupted
+            }
+        }
+        let port = try #require(Int(address.split(separator: ":").last ?? ""))
+        // The port is free again: a new server can listen on it.
+        try await MetricsServer.serving(at: MetricsAddress(host: "127.0.0.1", port: port)) { bound in
+            #expect(bound == address)
+        }
+    }
+
     /// The CLI: a malformed address is a usage error (exit 2) naming the option; a port in use
     /// fails (exit 1) before any work: nothing is staged.
     @Test func cliRefusesBadAndBusyAddresses() async throws {
@@ -369,11 +421,18 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
             #expect(err.contains("error: cannot serve metrics (--metrics-address) on \(bound): address already in use"), "\(err)")
             #expect(!FileManager.default.fileExists(atPath: dir.sub("out")), "the dump ran")
         }
-        // The same dump with a free port works, and its metrics server is gone afterwards.
+        // The same dump with a free port works.
         let (status, out, err) = try await runCLIAsync(["dump", "-c", config, "--quiet", "--metrics-address", "127.0.0.1:0"], dir: dir)
         #expect(status == 0, "\(err)")
         #expect(out.contains("example"))
         #expect(err.contains("serving Prometheus metrics at http://127.0.0.1:"), "\(err)")
+        // A command that fails while serving reports its own error only: the server stops
+        // quietly (it is not cancelled mid-request).
+        let failed = try await runCLIAsync(["load", "-c", config, "--quiet", "--metrics-address", "127.0.0.1:0"], dir: dir)
+        #expect(failed.0 != 0)
+        #expect(failed.2.contains("serving Prometheus metrics at"), "\(failed.2)")
+        #expect(failed.2.contains("milvus-migration: error: "), "\(failed.2)")
+        #expect(!failed.2.contains("error milvus-migration.metrics"), "\(failed.2)")
     }
 }
 
