@@ -12,6 +12,9 @@ import ServiceLifecycle
 /// Prometheus text format. `serving(at:_:)` runs a small Hummingbird server beside a command;
 /// `addRoutes(to:)` mounts the same route on any other Hummingbird router (server mode).
 public enum MetricsServer {
+    /// How long a command that ended waits for scrapes in progress before it stops the server.
+    static let shutdownGrace = Duration.seconds(5)
+
     /// The exposition format's content type (text format 0.0.4).
     public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -77,14 +80,20 @@ public enum MetricsServer {
                 throw MigrationError.io(path: address.description, operation: "serve metrics (--metrics-address) on", reason: reason)
             }
             Logger(label: "milvus-migration.metrics").notice("serving Prometheus metrics at http://\(actual)/metrics")
+            let result: Result<T, any Error>
             do {
-                let result = try await body(actual)
-                await service.triggerGracefulShutdown()
-                return result
+                result = .success(try await body(actual))
             } catch {
-                await service.triggerGracefulShutdown()
-                throw error
+                result = .failure(error)
             }
+            // Leaving the group by throwing would cancel the server, which logs errors: it stops
+            // gracefully first (open scrapes finish), but a client stalled mid-request may hold
+            // the command for at most `shutdownGrace`, then the server is cancelled.
+            await service.triggerGracefulShutdown()
+            group.addTask { try? await Task.sleep(for: shutdownGrace) }
+            _ = await group.nextResult()
+            group.cancelAll()
+            return try result.get()
         }
     }
 }

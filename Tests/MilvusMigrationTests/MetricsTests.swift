@@ -50,17 +50,82 @@ struct Exposition {
     }
 }
 
-/// GET `url` (a short timeout); the status, content type and body.
-func httpGet(_ url: String, timeout: TimeAmount = .seconds(2)) async throws -> (Int, String?, String) {
+/// GET `url`; the status, content type and body. The timeout is long: the server may run in this
+/// process, whose cooperative threads other suites block for a while (`run`).
+func httpGet(_ url: String, timeout: TimeAmount = .seconds(120)) async throws -> (Int, String?, String) {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: timeout)
     let body = try await response.body.collect(upTo: 16 << 20)
     return (Int(response.status.code), response.headers.first(name: "content-type"), String(buffer: body))
 }
 
+/// A CLI run whose `/metrics` was scraped while it ran.
+struct ScrapedRun: Sendable {
+    var status: Int32 = 0
+    var out = ""
+    var err = ""
+    /// The bodies of the successful scrapes, in order.
+    var scrapes: [String] = []
+    /// Answers that were not 200 with the text format's content type.
+    var badAnswers: [String] = []
+    var failed = 0
+    var lastError = ""
+}
+
+/// Runs the CLI (which must have `--metrics-address … :0`) and scrapes the address it names on
+/// stderr every `interval` until it exits. The loop runs on a thread of its own with the
+/// future-based HTTP client: the tests' cooperative threads are few and other suites block them
+/// while their CLI runs (`run`), which must not starve or time out these scrapes.
+func runCLIScraping(_ arguments: [String], dir: TempDir, interval: Double = 0.05) async throws -> ScrapedRun {
+    let (outPath, errPath) = (dir.sub("cli-\(UUID().uuidString).out"), dir.sub("cli-\(UUID().uuidString).err"))
+    FileManager.default.createFile(atPath: outPath, contents: nil)
+    FileManager.default.createFile(atPath: errPath, contents: nil)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: cliPath)
+    process.arguments = arguments
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+    try process.run()
+    nonisolated(unsafe) let running = process
+    return await withCheckedContinuation { continuation in
+        Thread {
+            var run = ScrapedRun()
+            var url: String?
+            let marker = "serving Prometheus metrics at "
+            let deadline = Date().addingTimeInterval(600)
+            while running.isRunning {
+                if url == nil, let stderr = try? String(contentsOfFile: errPath, encoding: .utf8), let range = stderr.range(of: marker) {
+                    url = String(stderr[range.upperBound...].prefix { !$0.isWhitespace })
+                }
+                if let url {
+                    do {
+                        let response = try HTTPClient.shared.get(url: url, deadline: .now() + .seconds(5)).wait()
+                        let type = response.headers.first(name: "content-type")
+                        if response.status == .ok && type == MetricsServer.contentType {
+                            // No body: nothing is registered yet (before the plan).
+                            run.scrapes.append(response.body.map { String(buffer: $0) } ?? "")
+                        } else {
+                            run.badAnswers.append("\(response.status) \(type ?? "")")
+                        }
+                    } catch {
+                        run.failed += 1
+                        run.lastError = "\(error)"
+                    }
+                }
+                if Date() > deadline { kill(running.processIdentifier, SIGKILL) }
+                Thread.sleep(forTimeInterval: interval)
+            }
+            running.waitUntilExit()
+            run.status = running.terminationStatus
+            run.out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
+            run.err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
+            continuation.resume(returning: run)
+        }.start()
+    }
+}
+
 /// Runs the CLI without blocking a thread: stdout and stderr go to files, and the exit is
-/// awaited with `Task.sleep`. `whileRunning` is called every `interval` until the process ends.
-func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .milliseconds(100),
-                 whileRunning: (String) async -> Void = { _ in }) async throws -> (Int32, String, String) {
+/// awaited with `Task.sleep`.
+func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .milliseconds(100)) async throws -> (Int32, String, String) {
     let (outPath, errPath) = (dir.sub("cli-\(UUID().uuidString).out"), dir.sub("cli-\(UUID().uuidString).err"))
     FileManager.default.createFile(atPath: outPath, contents: nil)
     FileManager.default.createFile(atPath: errPath, contents: nil)
@@ -72,7 +137,6 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
     try process.run()
     let deadline = ContinuousClock.now + .seconds(600)
     while process.isRunning {
-        await whileRunning((try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
         if ContinuousClock.now > deadline {
             kill(process.processIdentifier, SIGKILL)
             Issue.record("the CLI ran for more than 600 s: killed")
@@ -226,6 +290,42 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
         #expect(e.value(MigrationMetrics.Name.unitsSkipped, ["collection": c, "step": "load"]) == 2)
     }
 
+    /// Insert mode: rows and bytes of acknowledged batches; units end imported; a rerun skips.
+    @Test func insertModeCountsAcknowledgedBatches() async throws {
+        _ = MetricsServer.registry
+        let dir = TempDir("metrics-insert")
+        let c = Self.uniqueCollection()
+        let db = try Milvus1xDatabase(root: dir.sub("db"), version: "1.1.1")
+        db.addCollection(c, dimension: 4, metric: 1)
+        for s in 0..<2 {
+            let ids = (0..<(20 + s)).map { Int64(s * 100 + $0) }
+            try db.addSegment(table: c, ids: ids, floatRows: ids.map { [Float($0), 1, 2, 3] }, deleteBatches: [[0]])
+        }
+        try db.finish()
+        let plan = try await planOf(db)
+        var options = PipelineOptions()
+        options.quiet = true
+        options.loadMode = .insert
+        options.insertBatchBytes = 5 * (8 + 16)
+        let target = InMemoryTarget()
+        let pipeline = MigrationPipeline(staging: LocalStagingArea(root: dir.sub("staged")), options: options)
+        _ = try await pipeline.insert(plan, from: LocalSourceStorage(root: db.tablesPath), into: target)
+        var e = Exposition(String(decoding: MetricsServer.exposition(), as: UTF8.self))
+        let label = ["collection": c]
+        #expect(plan.liveRows == 39)
+        #expect(e.value(MigrationMetrics.Name.insertedRows, label) == 39)
+        #expect(e.value(MigrationMetrics.Name.insertedBytes, label) == Double(39 * (8 + 16)), "ids and float vectors of 4")
+        #expect(e.value(MigrationMetrics.Name.stagedRows, label) == nil, "nothing staged")
+        #expect(e.value(MigrationMetrics.Name.units, ["collection": c, "phase": "imported"]) == 2)
+        #expect(e.value(MigrationMetrics.Name.units, ["collection": c, "phase": "inserting"]) == 0)
+        #expect(await target.count(of: "insert") > 2, "several batches per segment")
+
+        _ = try await pipeline.insert(plan, from: LocalSourceStorage(root: db.tablesPath), into: target)
+        e = Exposition(String(decoding: MetricsServer.exposition(), as: UTF8.self))
+        #expect(e.value(MigrationMetrics.Name.insertedRows, label) == 39, "a rerun sends nothing")
+        #expect(e.value(MigrationMetrics.Name.unitsSkipped, ["collection": c, "step": "load"]) == 2)
+    }
+
     @Test func addressesParseOrNameTheOption() throws {
         #expect(try MetricsAddress(parsing: "127.0.0.1:9100") == MetricsAddress(host: "127.0.0.1", port: 9100))
         #expect(try MetricsAddress(parsing: ":9100") == MetricsAddress(host: "127.0.0.1", port: 9100))
@@ -271,6 +371,22 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
         }
     }
 
+    /// A body that throws: its error comes out, and the server has stopped listening.
+    @Test func aThrowingBodyStopsTheServer() async throws {
+        var address = ""
+        await #expect(throws: MigrationError.interrupted) {
+            try await MetricsServer.serving(at: MetricsAddress(host: "127.0.0.1", port: 0)) { bound in
+                address = bound
+                throw MigrationError.interrupted
+            }
+        }
+        let port = try #require(Int(address.split(separator: ":").last ?? ""))
+        // The port is free again: a new server can listen on it.
+        try await MetricsServer.serving(at: MetricsAddress(host: "127.0.0.1", port: port)) { bound in
+            #expect(bound == address)
+        }
+    }
+
     /// The CLI: a malformed address is a usage error (exit 2) naming the option; a port in use
     /// fails (exit 1) before any work: nothing is staged.
     @Test func cliRefusesBadAndBusyAddresses() async throws {
@@ -305,11 +421,18 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
             #expect(err.contains("error: cannot serve metrics (--metrics-address) on \(bound): address already in use"), "\(err)")
             #expect(!FileManager.default.fileExists(atPath: dir.sub("out")), "the dump ran")
         }
-        // The same dump with a free port works, and its metrics server is gone afterwards.
+        // The same dump with a free port works.
         let (status, out, err) = try await runCLIAsync(["dump", "-c", config, "--quiet", "--metrics-address", "127.0.0.1:0"], dir: dir)
         #expect(status == 0, "\(err)")
         #expect(out.contains("example"))
         #expect(err.contains("serving Prometheus metrics at http://127.0.0.1:"), "\(err)")
+        // A command that fails while serving reports its own error only: the server stops
+        // quietly (it is not cancelled mid-request).
+        let failed = try await runCLIAsync(["load", "-c", config, "--quiet", "--metrics-address", "127.0.0.1:0"], dir: dir)
+        #expect(failed.0 != 0)
+        #expect(failed.2.contains("serving Prometheus metrics at"), "\(failed.2)")
+        #expect(failed.2.contains("milvus-migration: error: "), "\(failed.2)")
+        #expect(!failed.2.contains("error milvus-migration.metrics"), "\(failed.2)")
     }
 }
 
@@ -328,21 +451,14 @@ struct MetricsMilvusTests {
     @Test func startExposesCountersThatReachTheFinalFigures() async throws {
         let m = try LoadTests.Migration(rows: 2_000, segments: 3, extra: ["createIndex": "true", "loadCollection": "true"])
         let report = m.scenario.dir.sub("report.json")
-        var scrapes: [Exposition] = []
-        var url: String?
-        let urlPattern = try Regex(#"serving Prometheus metrics at (http://[0-9.]+:[0-9]+/metrics)"#)
-        let (status, out, err) = try await runCLIAsync(
-            ["start", "-c", m.scenario.configPath, "--quiet", "--report", report, "--metrics-address", "127.0.0.1:0"],
-            dir: m.scenario.dir, interval: .milliseconds(50)
-        ) { stderr in
-            if url == nil, let match = stderr.firstMatch(of: urlPattern) { url = String(match.output[1].substring!) }
-            guard let url, let (code, type, body) = try? await httpGet(url, timeout: .seconds(1)) else { return }
-            #expect(code == 200 && type == MetricsServer.contentType)
-            scrapes.append(Exposition(body))
-        }
+        let run = try await runCLIScraping(
+            ["start", "-c", m.scenario.configPath, "--quiet", "--report", report, "--metrics-address", "127.0.0.1:0"], dir: m.scenario.dir)
+        let (status, out, err) = (run.status, run.out, run.err)
         #expect(status == 0, "\(err)")
         #expect(out.contains("Row counts match the source."), "\(out)")
-        try #require(scrapes.count >= 2, "\(scrapes.count) scrapes; stderr: \(err)")
+        #expect(run.badAnswers.isEmpty, "\(run.badAnswers)")
+        try #require(run.scrapes.count >= 2, "\(run.scrapes.count) scrapes, \(run.failed) failed (last: \(run.lastError)); stderr: \(err)")
+        let scrapes = run.scrapes.map(Exposition.init)
 
         let name = MigrationMetrics.Name.self
         let collections = ["floats", "bits"]
