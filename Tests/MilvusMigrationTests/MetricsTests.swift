@@ -123,31 +123,9 @@ func runCLIScraping(_ arguments: [String], dir: TempDir, interval: Double = 0.05
     }
 }
 
-/// Runs the CLI without blocking a thread: stdout and stderr go to files, and the exit is
-/// awaited with `Task.sleep`.
-func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .milliseconds(100)) async throws -> (Int32, String, String) {
-    let (outPath, errPath) = (dir.sub("cli-\(UUID().uuidString).out"), dir.sub("cli-\(UUID().uuidString).err"))
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: cliPath)
-    process.arguments = arguments
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    try process.run()
-    let deadline = ContinuousClock.now + .seconds(600)
-    while process.isRunning {
-        if ContinuousClock.now > deadline {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("the CLI ran for more than 600 s: killed")
-        }
-        try await Task.sleep(for: interval)
-    }
-    // `isRunning` turns false once the child is reaped; the status is then set.
-    process.waitUntilExit()
-    return (process.terminationStatus,
-            (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+/// Runs the CLI without blocking a thread (`run`).
+func runCLIAsync(_ arguments: [String], dir: TempDir) async throws -> (Int32, String, String) {
+    try await run(cliPath, arguments)
 }
 
 @Suite struct MetricsTests {
@@ -393,22 +371,7 @@ func runCLIAsync(_ arguments: [String], dir: TempDir, interval: Duration = .mill
         let dir = TempDir("metrics-cli")
         let db = try makeWorkedExample(at: dir.sub("db"))
         let config = dir.sub("migration.yaml")
-        try Data("""
-        dumper:
-          worker:
-            workMode: milvus1x
-        meta:
-          mode: sqlite
-          sqliteFile: \(db.metaPath)
-        source:
-          mode: local
-          local:
-            tablesDir: \(db.tablesPath)
-        target:
-          mode: local
-          local:
-            outputDir: \(dir.sub("out"))
-        """.utf8).write(to: URL(fileURLWithPath: config))
+        try localMigrationYAML(db, outputDir: dir.sub("out"), renames: [:], milvus2x: "").write(toFile: config, atomically: true, encoding: .utf8)
 
         for verb in ["dump", "load", "start"] {
             let (status, _, err) = try await runCLIAsync([verb, "-c", config, "--metrics-address", "localhost:port"], dir: dir)
