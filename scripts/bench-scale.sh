@@ -9,7 +9,11 @@
 # counts, at the end). No final sync is counted; the large dump reads a source larger than what
 # the page cache keeps of it (see scripts/bench-dump.sh for warm-cache medians against cp).
 # Segments are about 1 GiB (1.x's default index_file_size), 2 collections, dim 128.
-# Usage: scripts/bench-scale.sh [WORKDIR]   env SIZE_GB (20), SMALL_GB (2), BIN (a built binary), KEEP=1
+# MODE=start instead runs `start` (target.cleanup: true) of the large source alone, with a disk
+# guard: it needs about 3 x SIZE_GB free (source, staged copy, Milvus's copy) and stops Milvus
+# when less than 2 GB is left.
+# Usage: scripts/bench-scale.sh [WORKDIR]   env SIZE_GB (20), SMALL_GB (2), MODE (dump-load|start),
+#        BIN (a built binary), KEEP=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-/tmp/mm-bench-scale}"
@@ -17,6 +21,7 @@ SIZE_GB="${SIZE_GB:-20}"
 SMALL_GB="${SMALL_GB:-2}"
 DIM=128
 COLLECTIONS=2
+MODE="${MODE:-dump-load}"
 
 if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
     command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
@@ -27,7 +32,8 @@ if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
         BIN="$(swift build -c release --show-bin-path)/milvus-migration"
     fi
     rm -rf "$WORK" && mkdir -p "$WORK"
-    for size in "$SMALL_GB" "$SIZE_GB"; do
+    sizes="$SMALL_GB $SIZE_GB"; [ "$MODE" = start ] && sizes="$SIZE_GB"
+    for size in $sizes; do
         segments=$(( size / COLLECTIONS )); [ "$segments" -ge 1 ] || segments=1
         rows=$(( size * 1024 * 1024 * 1024 / (COLLECTIONS * segments * (DIM * 4 + 8)) ))
         echo "generating ${size} GiB: $COLLECTIONS collections x $segments segments x $rows rows, dim $DIM" >&2
@@ -35,7 +41,7 @@ if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
         "$BIN" sample -o "$WORK/db$size" --bench-collections $COLLECTIONS --segments "$segments" --rows "$rows" --dim $DIM >&2
         echo "generated in $(echo "$(date +%s.%N) - $start" | bc -l | cut -c1-6) s" >&2
     done
-    export MM_BENCH_INNER=1 BIN WORK SIZE_GB SMALL_GB
+    export MM_BENCH_INNER=1 BIN WORK SIZE_GB SMALL_GB MODE
     MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
     [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
     exit 0
@@ -69,6 +75,25 @@ target:
     endpoint: $MILVUS_ENDPOINT
 YAML
 }
+if [ "$MODE" = start ]; then
+    yaml "$SIZE_GB" "$WORK/start" true > "$WORK/start.yaml"
+    echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load before: $(cut -d' ' -f1-3 /proc/loadavg); free: $(df -h "$WORK" | awk 'NR==2 {print $4}')"
+    # Disk guard: stop Milvus (and so the run) before the disk is full.
+    ( while sleep 5; do
+        free_kb=$(df -k "$WORK" | awk 'NR==2 {print $4}')
+        if [ "$free_kb" -lt 2000000 ]; then echo "disk almost full: stopping the run" >&2; pkill -f -- "start -c $WORK/start.yaml"; exit; fi
+      done ) & guard=$!
+    sync
+    read -r seconds rss < <(bench_measure start "$BIN" start -c "$WORK/start.yaml" --report "$WORK/start.json")
+    kill "$guard" 2>/dev/null || true
+    jobs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(c["importTasks"]) for c in r["collections"]))' "$WORK/start.json")
+    rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/start.json")
+    bytes=$(du -sb "$WORK/db$SIZE_GB/tables" | cut -f1)
+    printf 'start %s GiB (%d bytes): %7.1f s  %6.1f MB/s  %d import jobs  %d rows in Milvus (counts checked)  peak RSS %5.1f MB  staging left %s\n' \
+        "$SIZE_GB" "$bytes" "$seconds" "$(echo "$bytes / $seconds / 1000000" | bc -l)" "$jobs" "$rows" "$(echo "$rss / 1024" | bc -l)" "$(du -sh "$WORK/start" | cut -f1)"
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg); free: $(df -h "$WORK" | awk 'NR==2 {print $4}')"
+    exit 0
+fi
 machine="$(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(df -h "$WORK" | awk 'NR==2 {print $1}'), $(uname -r)"
 echo "machine: $machine; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for size in "$SMALL_GB" "$SIZE_GB"; do
