@@ -208,20 +208,27 @@ enum LocalStagingSource {
             .write(toFile: refConfig, atomically: true, encoding: .utf8)
         #expect(try await run(cliPath, ["dump", "-c", refConfig, "--quiet"]).0 == 0)
 
-        // Start, kill -9 once some files are committed, then rerun.
+        // Start, kill -9 once some files are committed, then rerun. One segment at a time, so
+        // the window between the second committed file and the end spans several segments; the
+        // poll runs on a thread of its own (a busy cooperative pool could let the dump finish).
+        try String(contentsOfFile: s.configPath, encoding: .utf8).replacingOccurrences(of: "limit: 3", with: "limit: 1")
+            .write(toFile: s.configPath, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: cliPath)
         process.arguments = ["dump", "-c", s.configPath, "--quiet"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            let done = (FileManager.default.subpaths(atPath: s.staging) ?? []).filter { $0.hasSuffix(".npy") }.count
-            if done >= 2 { break }
-            try await Task.sleep(for: .milliseconds(2))
+        let staging = s.staging
+        try await onThread {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                let done = (FileManager.default.subpaths(atPath: staging) ?? []).filter { $0.hasSuffix(".npy") }.count
+                if done >= 2 { break }
+                usleep(500)
+            }
+            kill(process.processIdentifier, SIGKILL)
         }
-        kill(process.processIdentifier, SIGKILL)
         await waitForExit(process)
         #expect(process.terminationReason == .uncaughtSignal, "the dump finished before it could be killed; the test proves nothing")
 

@@ -85,7 +85,10 @@ func expectInterrupted(_ r: (status: Int32, reason: Process.TerminationReason, o
         // Very early: before the job has started (config, plan).
         let early = try await signalCLI(args, signal: sig, within: 10) { pid, _ in catchesSignals(pid) }
         expectInterrupted(early, "dump, signal at once")
-        // Mid-run: once the first staged file is committed.
+        // Mid-run: once the first staged file is committed. One segment at a time, so the six
+        // cannot all be done by the time the signal lands, even on a loaded machine.
+        try String(contentsOfFile: s.configPath, encoding: .utf8).replacingOccurrences(of: "limit: 3", with: "limit: 1")
+            .write(toFile: s.configPath, atomically: true, encoding: .utf8)
         let mid = try await signalCLI(args, signal: sig) { _, _ in
             (FileManager.default.subpaths(atPath: s.staging) ?? []).contains { $0.hasSuffix(".npy") }
         }
