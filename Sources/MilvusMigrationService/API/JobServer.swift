@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import MilvusMigration
 import NIOCore
+import ServiceLifecycle
 
 /// `milvus-migration server`: the job API (`JobAPI`) and the status page over HTTP (Hummingbird),
 /// and the jobs it accepts, run as child tasks of one task group. Stopping the server (its task
@@ -59,7 +60,15 @@ public struct JobServer: Sendable {
             let (host, port) = (options.host, options.port)
             group.addTask {
                 do {
-                    try await app.run()
+                    // Stopped by a graceful shutdown when this task is cancelled (open requests
+                    // finish); cancelling the server itself would make it log errors.
+                    let service = ServiceGroup(configuration: ServiceGroupConfiguration(services: [app], logger: logger))
+                    let serving = Task { try await service.run() }
+                    try await withTaskCancellationHandler {
+                        try await serving.value
+                    } onCancel: {
+                        Task { await service.triggerGracefulShutdown() }
+                    }
                 } catch let error as IOError where error.errnoCode == EADDRINUSE {
                     throw MigrationError.usage("cannot listen on \(host):\(port): the address is in use by another program (choose another --port)")
                 } catch let error as IOError {
