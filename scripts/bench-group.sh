@@ -16,16 +16,11 @@ BUILD="${BUILD:-release}"
 DIM=128
 
 if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
-    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-    scripts/services/install.sh milvus pymilvus >&2
-    swift build -c "$BUILD" --product milvus-migration >&2
-    BIN="$(swift build -c "$BUILD" --show-bin-path)/milvus-migration"
-    rm -rf "$WORK" && mkdir -p "$WORK"
-    echo "generating 1 collection x $SEGMENTS segments x $ROWS rows, dim $DIM ($BUILD build)" >&2
-    "$BIN" sample -o "$WORK/db" --bench-collections 1 --segments "$SEGMENTS" --rows "$ROWS" --dim $DIM >&2
-    export MM_BENCH_INNER=1 BIN WORK RUNS DIM
-    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    . scripts/bench-lib.sh
+    bench_prepare "$BUILD"
+    bench_generate "$WORK/db" 1 "$SEGMENTS" "$ROWS" $DIM
+    export RUNS DIM
+    bench_enter "$0"
     exit 0
 fi
 
@@ -55,8 +50,7 @@ for round in $(seq 1 "$RUNS"); do
         start=$(date +%s.%N)
         "$BIN" start -c "$WORK/$name.yaml" --quiet --report "$WORK/$name.json" >/dev/null
         end=$(date +%s.%N)
-        jobs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(c["importTasks"]) for c in r["collections"]))' "$WORK/$name.json")
-        rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/$name.json")
+        read -r jobs rows < <(bench_report_tasks "$WORK/$name.json")
         echo "groupMB=$group $(echo "$end - $start" | bc -l) $jobs $rows" >> "$WORK/results"
         echo "round $round groupMB=$group: $(tail -1 "$WORK/results")" >&2
         bench_drop "$name"

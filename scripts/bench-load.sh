@@ -20,18 +20,13 @@ SEGMENTS=8
 ROWS=$(( SIZE_GB * 1024 * 1024 * 1024 / (SEGMENTS * (DIM * 4 + 8)) ))
 
 if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
-    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-    scripts/services/install.sh milvus pymilvus >&2
-    swift build -c release --product milvus-migration >&2
-    BIN="$(swift build -c release --show-bin-path)/milvus-migration"
-    rm -rf "$WORK" && mkdir -p "$WORK"
-    echo "generating ${SIZE_GB} GiB: 1 collection x $SEGMENTS segments x $ROWS rows, dim $DIM" >&2
-    "$BIN" sample -o "$WORK/db" --bench-collections 1 --segments $SEGMENTS --rows $ROWS --dim $DIM >&2
+    . scripts/bench-lib.sh
+    bench_prepare release
+    echo "${SIZE_GB} GiB" >&2
+    bench_generate "$WORK/db" 1 $SEGMENTS $ROWS $DIM
     # Milvus reads the staged files from this machine's disk (target.mode local, local storage).
-    export MM_BENCH_INNER=1 BIN WORK RUNS BATCH_MB DIM
-    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    export RUNS BATCH_MB DIM
+    bench_enter "$0"
     exit 0
 fi
 

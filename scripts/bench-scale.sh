@@ -24,26 +24,18 @@ COLLECTIONS=2
 MODE="${MODE:-dump-load}"
 
 if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
-    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-    scripts/services/install.sh milvus pymilvus >&2
-    if [ -z "${BIN:-}" ]; then   # BIN: a release binary built before (e.g. a copy), else built here
-        swift build -c release --product milvus-migration >&2
-        BIN="$(swift build -c release --show-bin-path)/milvus-migration"
-    fi
-    rm -rf "$WORK" && mkdir -p "$WORK"
+    . scripts/bench-lib.sh
+    bench_prepare release   # BIN: a release binary built before (e.g. a copy), else built here
     sizes="$SMALL_GB $SIZE_GB"; [ "$MODE" = start ] && sizes="$SIZE_GB"
     for size in $sizes; do
         segments=$(( size / COLLECTIONS )); [ "$segments" -ge 1 ] || segments=1
         rows=$(( size * 1024 * 1024 * 1024 / (COLLECTIONS * segments * (DIM * 4 + 8)) ))
-        echo "generating ${size} GiB: $COLLECTIONS collections x $segments segments x $rows rows, dim $DIM" >&2
         start=$(date +%s.%N)
-        "$BIN" sample -o "$WORK/db$size" --bench-collections $COLLECTIONS --segments "$segments" --rows "$rows" --dim $DIM >&2
-        echo "generated in $(echo "$(date +%s.%N) - $start" | bc -l | cut -c1-6) s" >&2
+        bench_generate "$WORK/db$size" $COLLECTIONS "$segments" "$rows" $DIM
+        echo "generated ${size} GiB in $(echo "$(date +%s.%N) - $start" | bc -l | cut -c1-6) s" >&2
     done
-    export MM_BENCH_INNER=1 BIN WORK SIZE_GB SMALL_GB MODE
-    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    export SIZE_GB SMALL_GB MODE
+    bench_enter "$0"
     exit 0
 fi
 
@@ -59,13 +51,7 @@ dumper:
 loader:
   worker:
     limit: 2
-meta:
-  mode: sqlite
-  sqliteFile: $WORK/db$1/meta.sqlite
-source:
-  mode: local
-  local:
-    tablesDir: $WORK/db$1/tables
+$(bench_source_yaml "$WORK/db$1")
 target:
   mode: local
   cleanup: $3
@@ -86,8 +72,7 @@ if [ "$MODE" = start ]; then
     sync
     read -r seconds rss < <(bench_measure start "$BIN" start -c "$WORK/start.yaml" --report "$WORK/start.json")
     kill "$guard" 2>/dev/null || true
-    jobs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(c["importTasks"]) for c in r["collections"]))' "$WORK/start.json")
-    rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/start.json")
+    read -r jobs rows < <(bench_report_tasks "$WORK/start.json")
     bytes=$(du -sb "$WORK/db$SIZE_GB/tables" | cut -f1)
     printf 'start %s GiB (%d bytes): %7.1f s  %6.1f MB/s  %d import jobs  %d rows in Milvus (counts checked)  peak RSS %5.1f MB  staging left %s\n' \
         "$SIZE_GB" "$bytes" "$seconds" "$(echo "$bytes / $seconds / 1000000" | bc -l)" "$jobs" "$rows" "$(echo "$rss / 1024" | bc -l)" "$(du -sh "$WORK/start" | cut -f1)"
@@ -112,8 +97,7 @@ dump_staged=$(du -sb "$WORK/out$SIZE_GB" | cut -f1)
 rm -rf "$WORK/db$SMALL_GB" "$WORK/db$SIZE_GB/tables"
 sync
 read -r seconds rss < <(bench_measure load "$BIN" load -c "$WORK/load.yaml" --report "$WORK/load.json")
-jobs=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(len(c["importTasks"]) for c in r["collections"]))' "$WORK/load.json")
-rows=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sum(c["targetRows"] for c in r["collections"]))' "$WORK/load.json")
+read -r jobs rows < <(bench_report_tasks "$WORK/load.json")
 printf 'load %s GiB (%d staged bytes): %7.1f s  %6.1f MB/s  %d import jobs  %d rows in Milvus (counts checked)  peak RSS %5.1f MB\n' "$SIZE_GB" \
     "$dump_staged" "$seconds" "$(echo "$dump_staged / $seconds / 1000000" | bc -l)" "$jobs" "$rows" "$(echo "$rss / 1024" | bc -l)"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

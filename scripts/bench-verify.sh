@@ -21,17 +21,12 @@ SEGMENTS=8
 ROWS=$(( SIZE_MB * 1024 * 1024 / (SEGMENTS * (DIM * 4 + 8)) ))
 
 if [ "${MM_BENCH_INNER:-0}" != 1 ]; then
-    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-    command -v bc >/dev/null || { apt-get update -qq && apt-get install -y -qq bc >/dev/null; }
-    scripts/services/install.sh milvus pymilvus >&2
-    swift build -c "$BUILD" --product milvus-migration >&2
-    BIN="$(swift build -c "$BUILD" --show-bin-path)/milvus-migration"
-    rm -rf "$WORK" && mkdir -p "$WORK"
-    echo "generating ${SIZE_MB} MiB: 1 collection x $SEGMENTS segments x $ROWS rows, dim $DIM ($BUILD build)" >&2
-    "$BIN" sample -o "$WORK/db" --bench-collections 1 --segments $SEGMENTS --rows $ROWS --dim $DIM >&2
-    export MM_BENCH_INNER=1 BIN WORK RUNS DIM
-    MM_RUN_DIR="$WORK/services" MILVUS_AUTH=0 scripts/netns-run.sh --services milvus -- "$0" "$WORK"
-    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
+    . scripts/bench-lib.sh
+    bench_prepare "$BUILD"
+    echo "${SIZE_MB} MiB ($BUILD build)" >&2
+    bench_generate "$WORK/db" 1 $SEGMENTS $ROWS $DIM
+    export RUNS DIM
+    bench_enter "$0"
     exit 0
 fi
 

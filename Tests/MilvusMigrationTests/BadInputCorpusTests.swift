@@ -172,18 +172,7 @@ func runBounded(_ arguments: [String], seconds: Double = 120) async throws -> (s
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outFile))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errFile))
     process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let deadline = Date().addingTimeInterval(seconds)
-    var timedOut = false
-    while process.isRunning {
-        if Date() > deadline {
-            timedOut = true
-            kill(process.processIdentifier, SIGKILL)
-            break
-        }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-    process.waitUntilExit()
+    let timedOut = try await runWithin(process, seconds: seconds)
     let out = (try? String(contentsOfFile: outFile, encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: errFile, encoding: .utf8)) ?? ""
     return (process.terminationStatus, out, err, timedOut)

@@ -218,7 +218,7 @@ enum LocalStagingSource {
         process.arguments = ["dump", "-c", s.configPath, "--quiet"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let ended = try launch(process)
         let staging = s.staging
         try await onThread {
             let deadline = Date().addingTimeInterval(20)
@@ -229,7 +229,7 @@ enum LocalStagingSource {
             }
             kill(process.processIdentifier, SIGKILL)
         }
-        await waitForExit(process)
+        await ended.value
         #expect(process.terminationReason == .uncaughtSignal, "the dump finished before it could be killed; the test proves nothing")
 
         let (status, _, err) = try await run(cliPath, ["dump", "-c", s.configPath, "--quiet"])

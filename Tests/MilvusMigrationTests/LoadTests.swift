@@ -101,7 +101,7 @@ struct LoadTests {
             process.arguments = [verb, "-c", scenario.configPath, "--quiet"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            let ended = try launch(process)
             let journal = "\(scenario.staging)/journal.json"
             let deadline = Date().addingTimeInterval(60)
             while Date() < deadline {
@@ -109,7 +109,7 @@ struct LoadTests {
                 try await Task.sleep(for: .milliseconds(10))
             }
             kill(process.processIdentifier, signal)
-            await waitForExit(process)
+            await ended.value
             return process
         }
 

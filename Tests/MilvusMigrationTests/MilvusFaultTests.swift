@@ -102,9 +102,7 @@ struct MilvusFaultTests {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle(forWritingAtPath: log.sub("log"))!
         process.standardError = FileHandle(forWritingAtPath: log.sub("log"))!
-        try process.run()
-        let started = Date().addingTimeInterval(150)
-        while process.isRunning && Date() < started { try await Task.sleep(for: .milliseconds(200)) }
+        _ = try await runWithin(process, seconds: 150)
         let text = (try? String(contentsOfFile: log.sub("log"), encoding: .utf8)) ?? ""
         note("milvus.sh start: \(text.split(separator: "\n").last ?? "")")
         try #require(!process.isRunning && process.terminationStatus == 0, "restart failed: \(text)")

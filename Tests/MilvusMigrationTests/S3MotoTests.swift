@@ -372,7 +372,7 @@ struct S3FaultTests {
         let errPipe = Pipe()
         process.standardOutput = FileHandle.nullDevice
         process.standardError = errPipe
-        try process.run()
+        let ended = try launch(process)
         // Stop the server once the first segment is in.
         let client = try Moto.client(bucket: bucket, endpoint: moto.endpoint)
         let deadline = Date().addingTimeInterval(60)
@@ -394,8 +394,8 @@ struct S3FaultTests {
         moto.stop(grace: 0)
         #expect(!LocalServer.canConnect(port))
         let stopped = Date()
-        let err = String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let err = try await onThread { String(decoding: errPipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        await ended.value
         #expect(process.terminationStatus == 1, "\(seen); \(err)")
         #expect(Date().timeIntervalSince(stopped) < 20, "retries are bounded")
         #expect(err.contains("no answer from \(slow.endpoint)") || err.contains("Connection refused") || err.contains("closed"), "\(err)")
@@ -432,7 +432,7 @@ struct S3FaultTests {
         process.arguments = ["dump", "-c", config, "--quiet"]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
-        try process.run()
+        let ended = try launch(process)
         // Cut once the journal lists two staged segments.
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline && process.isRunning {
@@ -442,7 +442,7 @@ struct S3FaultTests {
         }
         #expect(process.isRunning, "the dump ended before the endpoint could be cut; the test proves nothing")
         proxy.stop(grace: 0)
-        await waitForExit(process)
+        await ended.value
         #expect(process.terminationStatus == 1)
 
         // What the journal says is staged must not be sent again.

@@ -11,6 +11,7 @@ import Glibc
 /// `milvus-migration server` as a process of its own, on a free port, talking real HTTP.
 final class JobServerProcess: @unchecked Sendable {
     let process = Process()
+    let ended: Task<Void, Never>
     let port: Int
     let token: String?
     let log: String
@@ -25,7 +26,7 @@ final class JobServerProcess: @unchecked Sendable {
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        ended = try launch(process)
         let deadline = Date().addingTimeInterval(60)
         var found: Int?
         while found == nil && Date() < deadline && process.isRunning {
@@ -96,14 +97,19 @@ final class JobServerProcess: @unchecked Sendable {
 
     func kill9() async {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        await waitForExit(process)
+        await ended.value
     }
 
+    /// SIGTERM, and SIGKILL if it has not stopped within 20 s.
     func stop() async {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(20)
-        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-        await kill9()
+        let process = process
+        let deadline = Task {
+            guard (try? await Task.sleep(for: .seconds(20))) != nil, process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        await ended.value
+        deadline.cancel()
     }
 }
 

@@ -14,6 +14,7 @@ struct ShardMilvusTests {
         let process: Process
         let out: String
         let err: String
+        let ended: Task<Void, Never>
 
         init(_ arguments: [String], tag: String, dir: String) throws {
             process = Process()
@@ -25,11 +26,11 @@ struct ShardMilvusTests {
             FileManager.default.createFile(atPath: err, contents: nil)
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-            try process.run()
+            ended = try launch(process)
         }
 
         func wait() async -> (Int32, String, String) {
-            await waitForExit(process)
+            await ended.value
             return (process.terminationStatus, (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                     (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         }
@@ -107,7 +108,7 @@ struct ShardMilvusTests {
             }
             return false
         }
-        await waitForExit(victim.process)
+        await victim.ended.value
         #expect(killed && victim.process.terminationReason == .uncaughtSignal, "shard 1 finished before the kill; the test proves nothing")
         for (i, shard) in others.enumerated() {
             let (status, _, err) = await shard.wait()

@@ -17,12 +17,7 @@ func runBounded(_ executable: String, _ arguments: [String], seconds: Double) as
     FileManager.default.createFile(atPath: dir.sub("err"), contents: nil)
     process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.sub("out")))
     process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.sub("err")))
-    try process.run()
-    let deadline = Date().addingTimeInterval(seconds)
-    while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-    let killed = process.isRunning
-    if killed { kill(process.processIdentifier, SIGKILL) }
-    await waitForExit(process)
+    let killed = try await runWithin(process, seconds: seconds)
     let out = (try? String(contentsOfFile: dir.sub("out"), encoding: .utf8)) ?? ""
     let err = (try? String(contentsOfFile: dir.sub("err"), encoding: .utf8)) ?? ""
     return (process.terminationStatus, out, err, killed)

@@ -111,9 +111,28 @@ func onThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thr
     }
 }
 
-/// Waits, without blocking a thread, until a process started elsewhere has exited.
-func waitForExit(_ process: Process) async {
-    while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+/// Starts `process` (already configured) for a test that acts on it while it runs (signals, kills)
+/// and returns a task that ends once it has exited: its termination handler ends it, no polling,
+/// no thread blocked.
+func launch(_ process: Process) throws -> Task<Void, Never> {
+    let (ended, continuation) = AsyncStream<Void>.makeStream()
+    process.terminationHandler = { _ in continuation.finish() }
+    try process.run()
+    return Task { for await _ in ended {} }
+}
+
+/// Runs `process` (already configured) to its end, SIGKILLing it if it still runs after `seconds`;
+/// returns whether it had to be killed.
+func runWithin(_ process: Process, seconds: Double) async throws -> Bool {
+    let ended = try launch(process)
+    let deadline = Task { () -> Bool in
+        guard (try? await Task.sleep(for: .seconds(seconds))) != nil, process.isRunning else { return false }
+        kill(process.processIdentifier, SIGKILL)
+        return true
+    }
+    await ended.value
+    deadline.cancel()
+    return await deadline.value
 }
 
 /// The CLI binary built next to the tests.

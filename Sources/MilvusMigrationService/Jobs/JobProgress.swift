@@ -76,45 +76,42 @@ public final class JobProgress: MigrationObserver {
         state.withLock { s in
             let t = now.timeIntervalSince(started)
             if !force, let last = s.samples.last, t - last.seconds < sampleInterval { return }
-            let (doneBytes, doneRows) = Self.done(s)
+            let list = Self.collections(s).collections
+            let doneBytes = list.reduce(0) { $0 + $1.doneBytes }, doneRows = list.reduce(0) { $0 + $1.doneRows }
             s.samples.append(.init(seconds: t, movedBytes: s.movedBytes, doneBytes: doneBytes, doneRows: doneRows))
             // A long job keeps one sample per interval for the last 720 and thins older ones out.
             if s.samples.count > 1440 { s.samples = stride(from: 0, to: s.samples.count, by: 2).map { s.samples[$0] } }
         }
     }
 
-    private static func done(_ s: State) -> (bytes: Int64, rows: Int64) {
-        var bytes: Int64 = 0, rows: Int64 = 0
-        for unit in s.units.values where isDone(unit.phase, job: s.job) {
-            bytes += unit.unit.bytes
-            rows += unit.rows
+    /// The one aggregation of units into per-collection figures, shared by samples and snapshots.
+    private static func collections(_ s: State) -> (collections: [JobSnapshot.Collection], errors: [JobSnapshot.UnitError]) {
+        var collections: [String: JobSnapshot.Collection] = [:]
+        var errors: [JobSnapshot.UnitError] = []
+        for unit in s.units.values.sorted(by: { $0.unit.key < $1.unit.key }) {
+            var c = collections[unit.unit.collection] ?? JobSnapshot.Collection(name: unit.unit.collection, target: unit.unit.target)
+            c.units += 1
+            c.segments += unit.unit.segments
+            c.bytes += unit.unit.bytes
+            c.rows += max(unit.unit.rows, unit.rows)
+            c.unitsByPhase[unit.phase.rawValue, default: 0] += 1
+            c.bytesByPhase[unit.phase.rawValue, default: 0] += unit.unit.bytes
+            if isDone(unit.phase, job: s.job) {
+                c.doneUnits += 1
+                c.doneRows += unit.rows
+                c.doneBytes += unit.unit.bytes
+            }
+            if unit.phase == .failed, let failure = unit.failure {
+                errors.append(.init(unit: unit.unit.key, message: failure))
+            }
+            collections[unit.unit.collection] = c
         }
-        return (bytes, rows)
+        return (collections.values.sorted { $0.name < $1.name }, errors)
     }
 
     public func snapshot(now: Date = Date()) -> JobSnapshot {
         state.withLock { s in
-            var collections: [String: JobSnapshot.Collection] = [:]
-            var errors: [JobSnapshot.UnitError] = []
-            for unit in s.units.values.sorted(by: { $0.unit.key < $1.unit.key }) {
-                var c = collections[unit.unit.collection] ?? JobSnapshot.Collection(name: unit.unit.collection, target: unit.unit.target)
-                c.units += 1
-                c.segments += unit.unit.segments
-                c.bytes += unit.unit.bytes
-                c.rows += max(unit.unit.rows, unit.rows)
-                c.unitsByPhase[unit.phase.rawValue, default: 0] += 1
-                c.bytesByPhase[unit.phase.rawValue, default: 0] += unit.unit.bytes
-                if Self.isDone(unit.phase, job: s.job) {
-                    c.doneUnits += 1
-                    c.doneRows += unit.rows
-                    c.doneBytes += unit.unit.bytes
-                }
-                if unit.phase == .failed, let failure = unit.failure {
-                    errors.append(.init(unit: unit.unit.key, message: failure))
-                }
-                collections[unit.unit.collection] = c
-            }
-            let list = collections.values.sorted { $0.name < $1.name }
+            let (list, errors) = Self.collections(s)
             let totalBytes = list.reduce(0) { $0 + $1.bytes }
             let doneBytes = list.reduce(0) { $0 + $1.doneBytes }
             let elapsed = max(now.timeIntervalSince(started), 0.001)
