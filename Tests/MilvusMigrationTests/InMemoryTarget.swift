@@ -31,6 +31,17 @@ actor InMemoryTarget: MigrationTarget {
     private var nextTask: Int64 = 100
     /// Every call by name, in order.
     private(set) var calls: [String] = []
+    /// A hung task finishes once `GetImportState` has been asked about it this many times (nil:
+    /// hung tasks hang until the end): a job that is still running, seen by whoever watches it.
+    var finishHungTasksAfterPolls: Int?
+    private var polls: [Int64: Int] = [:]
+    func set(finishHungTasksAfterPolls: Int?) { self.finishHungTasksAfterPolls = finishHungTasksAfterPolls }
+    /// The task whose answer is lost (`loseNextImportAnswer`) keeps running (see `calls`).
+    var lostAnswerTaskHangs = false
+    func set(lostAnswerTaskHangs: Bool) { self.lostAnswerTaskHangs = lostAnswerTaskHangs }
+    /// Milvus 2.4+: `ListImportTasks` may not report a task's files.
+    var listsNoFiles = false
+    func set(listsNoFiles: Bool) { self.listsNoFiles = listsNoFiles }
 
     // Faults.
     /// Import tasks of files whose path contains one of these fail ("bad file").
@@ -47,6 +58,11 @@ actor InMemoryTarget: MigrationTarget {
     /// Insert mode faults: the next `Insert` is applied but its answer lost / refused outright.
     var loseNextInsertAnswer = false
     var refuseNextInsert = false
+    /// The next `Insert` calls answer "rate limit exceeded" (busy: nothing applied).
+    var busyInserts = 0
+    /// The next `Insert` is applied, then fails on its way back with a status Milvus itself
+    /// never sends (gRPC INTERNAL from a proxy): its outcome is unknown to the client.
+    var unknownOutcomeNextInsert = false
     /// Inserts fail with "unreachable" (not applied) after this many more succeed (nil: never).
     var insertsBeforeOutage: Int?
     /// One-row-per-key servers: where each id lives (collection → id → partition).
@@ -61,6 +77,8 @@ actor InMemoryTarget: MigrationTarget {
     func set(capabilities: TargetCapabilities) { serverCapabilities = capabilities }
     func set(loseNextInsertAnswer: Bool) { self.loseNextInsertAnswer = loseNextInsertAnswer }
     func set(refuseNextInsert: Bool) { self.refuseNextInsert = refuseNextInsert }
+    func set(busyInserts: Int) { self.busyInserts = busyInserts }
+    func set(unknownOutcomeNextInsert: Bool) { self.unknownOutcomeNextInsert = unknownOutcomeNextInsert }
     func set(insertsBeforeOutage: Int?) { self.insertsBeforeOutage = insertsBeforeOutage }
 
     func set(failImportsContaining: [String]) { self.failImportsContaining = failImportsContaining }
@@ -152,7 +170,7 @@ actor InMemoryTarget: MigrationTarget {
         } else if Set(rows).count != 1 {
             tasks[id]!.state = .failed
             tasks[id]!.failedReason = "row counts of the files differ: \(rows)"
-        } else if !tasksHang {
+        } else if !tasksHang && !(loseNextImportAnswer && lostAnswerTaskHangs) {
             finish(id)
         }
         if loseNextImportAnswer {
@@ -167,12 +185,21 @@ actor InMemoryTarget: MigrationTarget {
         guard let t = tasks[task] else {
             throw MigrationError.target(.refused, subject: subject, message: "GetImportState failed: task \(task) not found")
         }
+        polls[task, default: 0] += 1
+        if t.state == .started, let after = finishHungTasksAfterPolls, polls[task]! >= after {
+            finish(task)
+            return status(tasks[task]!)
+        }
         return status(t)
     }
 
     func listImportTasks(collection: String) async throws -> [ImportTaskStatus] {
         calls.append("listImportTasks")
-        return tasks.values.filter { $0.collection == collection }.sorted { $0.id < $1.id }.map(status)
+        return tasks.values.filter { $0.collection == collection }.sorted { $0.id < $1.id }.map { t in
+            var s = status(t)
+            if listsNoFiles { s.files = [] }
+            return s
+        }
     }
 
     func capabilities() async throws -> TargetCapabilities {
@@ -189,7 +216,11 @@ actor InMemoryTarget: MigrationTarget {
         }
         if refuseNextInsert {
             refuseNextInsert = false
-            throw MigrationError.target(.refused, subject: subject, message: "Insert failed: rate limit exceeded", serverReason: "rate limit exceeded")
+            throw MigrationError.target(.refused, subject: subject, message: "Insert failed: the request is too large", serverReason: "the request is too large")
+        }
+        if busyInserts > 0 {
+            busyInserts -= 1
+            throw MigrationError.target(.busy, subject: subject, message: "Insert refused for now: rate limit exceeded", serverReason: "rate limit exceeded")
         }
         guard let c = collections[collection], c.rows[partition] != nil else {
             throw MigrationError.target(.refused, subject: subject, message: "Insert failed: partition '\(partition)' not found")
@@ -210,6 +241,10 @@ actor InMemoryTarget: MigrationTarget {
         if loseNextInsertAnswer {
             loseNextInsertAnswer = false
             throw MigrationError.target(.unreachable, subject: "Milvus at \(endpoint)", message: "unreachable (Insert: connection reset)")
+        }
+        if unknownOutcomeNextInsert {
+            unknownOutcomeNextInsert = false
+            throw MigrationError.target(.outcomeUnknown, subject: subject, message: "Insert failed at \(endpoint): internalError upstream connect error")
         }
         return Int64(batch.rows)
     }

@@ -24,6 +24,19 @@ import Testing
         }
     }
 
+    /// An Insert request of batchMB must fit the configured gRPC send limit.
+    @Test func batchSizeMustFitTheSendLimit() throws {
+        let limit = "  milvus2x:\n    grpc:\n      maxCallSendMsgSize: 8388608\n"
+        #expect { try Self.config("loader:\n  mode: insert\n  insert:\n    batchMB: 16\ntarget:\n" + limit) } throws: { error in
+            guard case MigrationError.config(_, let key, let message) = error else { return false }
+            return key == "loader.insert.batchMB" && message.contains("at most 7")
+        }
+        let fits = try Self.config("loader:\n  mode: insert\n  insert:\n    batchMB: 7\ntarget:\n" + limit)
+        #expect(fits.loader.insertBatchMB == 7)
+        // Import mode sends no Insert: the limit does not concern batchMB there.
+        #expect(try Self.config("loader:\n  insert:\n    batchMB: 16\ntarget:\n" + limit).loader.insertBatchMB == 16)
+    }
+
     @Test func zillizCloudEndpointAndTokenAsWritten() throws {
         let c = try Self.config("""
         target:

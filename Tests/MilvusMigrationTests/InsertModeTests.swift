@@ -143,7 +143,7 @@ struct InsertModeMilvusTests {
     }
 
     @Test func killedMidInsertThenRerunIsExact() async throws {
-        // 3000 rows of 264 bytes per segment, batches of 1 MB: two batches per segment.
+        // 6000 rows of 264 bytes per segment (about 1.6 MB), batches of 1 MB: two batches per segment.
         let m = try InsertMigration(server: .milvus, rows: 6000)
         let caught = try await m.killMidInsert()
         #expect(caught, "the kill landed mid-insert")
@@ -244,9 +244,41 @@ struct InsertModeLiteTests {
         #expect(InsertMigration.sum(report, "sourceRows") == 3)
         let verify = try await m.cli("verify", ["--full"])
         #expect(verify.0 == 0, "\(verify.1)\(verify.2)")
+        #expect(verify.1.contains("one row per primary key") && verify.1.contains("not compared"), "verify states the rule: \(verify.1)")
         // In insert mode `load` is the same job: everything is in, nothing is sent.
         let load = try await m.cli("load")
         #expect(load.0 == 0, "\(load.2)")
+        #expect(load.1.contains("source distinct ids") && load.1.contains("Nothing to insert"), "the summary states the rule: \(load.1)")
+    }
+
+    /// Milvus Lite has no Import: import mode fails before anything is staged or created.
+    @Test func importModeIsRefusedBeforeStaging() async throws {
+        let m = try InsertMigration(server: .lite, rows: 50)
+        let text = try String(contentsOfFile: m.configPath, encoding: .utf8)
+        try text.replacingOccurrences(of: "  mode: insert\n", with: "  mode: import\n").write(toFile: m.configPath, atomically: true, encoding: .utf8)
+        let (code, _, err) = try await m.cli("start")
+        #expect(code == 1)
+        #expect(err.contains("has no bulk Import") && err.contains("set loader.mode: insert"), "\(err)")
+        let staged = (try? FileManager.default.subpathsOfDirectory(atPath: m.dir.sub("out"))) ?? []
+        #expect(!staged.contains { $0.hasSuffix(".npy") }, "nothing staged: \(staged)")
+    }
+
+    /// Insert mode reading the 1.x files from an S3 bucket (moto), nothing staged, then verify --full.
+    @Test(.enabled(if: Moto.enabled, "needs moto too")) func fromAnS3Source() async throws {
+        let fx = try await RemoteDumpFixture(rows: 2000, segments: 2, collections: 1, dim: 16)
+        let client = try await S3FaultTests.uploadTables(fx)
+        let name = "s3src_\(UUID().uuidString.prefix(8).lowercased())"
+        let endpoint = ProcessInfo.processInfo.environment["MILVUS_LITE_ENDPOINT"] ?? "127.0.0.1:19540"
+        let config = try fx.config("insert-s3", fx.header(source: S3FaultTests.remoteSource(bucket: client.settings.bucket, endpoint: Moto.endpoint))
+            + "loader:\n  mode: insert\ntarget:\n  mode: local\n  local:\n    outputDir: \(fx.dir.sub("state"))\n"
+            + "  milvus2x:\n    endpoint: \(endpoint)\n    collections:\n      bench_0: \(name)\n")
+        let (code, out, err) = try await run(cliPath, ["start", "-c", config, "--quiet"])
+        #expect(code == 0, "\(err)")
+        #expect(out.contains("Row counts match the source.") && out.contains("inserted now"), "\(out)")
+        let staged = try FileManager.default.contentsOfDirectory(atPath: fx.dir.sub("state/migration")).sorted()
+        #expect(staged == ["journal.json", "meta.json"])
+        let verify = try await run(cliPath, ["verify", "-c", config, "--full", "--quiet"])
+        #expect(verify.0 == 0 && verify.1.contains("Milvus matches the source."), "\(verify.1)\(verify.2)")
     }
 
     @Test func binaryCollectionsAreRefusedBeforeAnyRow() async throws {

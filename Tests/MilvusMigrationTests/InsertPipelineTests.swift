@@ -77,11 +77,61 @@ import Milvus1xFixture
             Issue.record("expected unitsFailed, got \(String(describing: error))")
             return
         }
-        #expect(first.targetKind == .refused && "\(first)".contains("rate limit"))
+        #expect(first.targetKind == .refused && "\(first)".contains("too large"))
         let record = try #require(try await f.journal().record(unit))
         #expect(record.insertBatch == nil && record.phase == .inserting, "a refusal proves nothing was applied")
         _ = try await insert(f)
         await f.expectExact()
+    }
+
+    /// Import mode against a target without bulk Import (Milvus Lite) fails before anything is
+    /// staged or created, and says to use insert mode.
+    @Test func importModeIntoATargetWithoutImportFailsBeforeStaging() async throws {
+        let f = try await PipelineTests.Fixture()
+        await f.target.set(capabilities: TargetCapabilities.of(version: "milvus_lite-3.2.2"))
+        for run in ["start", "load"] {
+            let error = await #expect(throws: MigrationError.self, "\(run)") {
+                if run == "start" { _ = try await f.start() } else { _ = try await f.pipeline.load(into: f.target) }
+            }
+            #expect(error?.targetKind == .unsupported && "\(error.map { "\($0)" } ?? "")".contains("set loader.mode: insert"), "\(run)")
+        }
+        #expect(await f.target.calls == ["capabilities", "capabilities"], "nothing but the capabilities was asked")
+        let staged = (try? FileManager.default.contentsOfDirectory(atPath: f.scenario.staging)) ?? []
+        #expect(staged.isEmpty, "nothing staged: \(staged)")
+    }
+
+    /// A rate limit (busy) proves nothing was applied: the batch is recorded as not applied and
+    /// sent again in the same run, after a pause; the run succeeds, exact.
+    @Test func busyAnswersAreSentAgainInTheSameRun() async throws {
+        var f = try await Self.fixture()
+        f.options.importParallelism = 1
+        let calm = try await Self.fixture()
+        _ = try await insert(calm)
+        let batches = await calm.target.count(of: "insert")
+        await f.target.set(busyInserts: 2)
+        let started = Date()
+        _ = try await insert(f)
+        await f.expectExact("after two busy answers")
+        #expect(await f.target.count(of: "insert") == batches + 2, "each busy answer costs one more call, nothing more")
+        #expect(Date().timeIntervalSince(started) >= 1.4, "it paused before asking again (0.5 s, then 1 s)")
+    }
+
+    /// A failure on the way back that is not Milvus's own refusal (a proxy's INTERNAL) may follow
+    /// an applied batch: it stays in flight, the run fails, and the rerun decides it from the
+    /// count instead of sending it blindly (which would duplicate its rows).
+    @Test func anUnknownOutcomeIsDecidedFromTheCountNotResent() async throws {
+        var f = try await Self.fixture()
+        f.options.importParallelism = 1
+        await f.target.set(unknownOutcomeNextInsert: true)
+        let error = await #expect(throws: MigrationError.self) { try await insert(f) }
+        guard case .unitsFailed(_, _, let unit, let first)? = error else {
+            Issue.record("expected unitsFailed, got \(String(describing: error))")
+            return
+        }
+        #expect(first.targetKind == .outcomeUnknown && !first.provesNothingApplied)
+        #expect(try await f.journal().record(unit)?.insertBatch != nil, "the batch stays in flight")
+        _ = try await insert(f)
+        await f.expectExact("the batch applied before the unknown failure is in, once")
     }
 
     @Test func aSourceChangedMidInsertIsAnError() async throws {

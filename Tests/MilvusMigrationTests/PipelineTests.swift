@@ -158,6 +158,32 @@ import Testing
         #expect(await f.target.count(of: "startImport") - importsBefore == f.segments - (importsBefore - 1))
     }
 
+    /// Milvus 2.4+ may list tasks without their files, so a lost answer's task cannot be found by
+    /// its files, and while it still runs its rows are not in the counts. The rerun waits for the
+    /// unfinished tasks that list no files before it decides from the counts: deciding at once
+    /// would import the segment a second time.
+    @Test func aLostImportAnswerOnAServerListingNoFilesWaitsForRunningTasksBeforeCounting() async throws {
+        var f = try await Fixture()
+        f.options.importParallelism = 1
+        await f.target.set(loseNextImportAnswer: true)
+        await f.target.set(lostAnswerTaskHangs: true)
+        let error = await #expect(throws: MigrationError.self) { try await f.start() }
+        guard case .unitsFailed(_, _, let unit, _)? = error else {
+            Issue.record("expected unitsFailed, got \(String(describing: error))")
+            return
+        }
+        #expect(try await f.journal().record(unit)?.importTask == nil, "the answer was lost")
+
+        await f.target.set(listsNoFiles: true)
+        // The lost answer's task is still running: it ends once watched for a while.
+        await f.target.set(finishHungTasksAfterPolls: 3)
+        f.options.stallTimeout = 30
+        _ = try await f.start()
+        await f.expectExact("the lost-answer task ended and was counted, not repeated")
+        #expect(await f.target.count(of: "startImport") == f.segments, "no second import of the lost-answer segment")
+        #expect(try await f.journal().record(unit)?.phase == .imported)
+    }
+
     @Test func aLostImportAnswerIsSettledFromTheTaskListNotImportedAgain() async throws {
         var f = try await Fixture()
         f.options.importParallelism = 1

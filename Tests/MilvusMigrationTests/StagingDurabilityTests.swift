@@ -284,7 +284,7 @@ import Testing
         try record.apply(.stagedFilesRemoved)
         #expect(record.filesRemoved == true && !record.hasStagedFiles && record.step == .done && !record.mayRestage)
         #expect(throws: MigrationError.self) { try record.apply(.staged(files: JournalStateTests.files, rows: 3, deletedRows: 0, fingerprint: "f")) }
-        try record.apply(.verified)
+        try record.apply(.stagedFilesRemoved)
         #expect(record.filesRemoved == true && record.files == JournalStateTests.files)
     }
 }

@@ -220,6 +220,28 @@ struct TLSServerTests {
         try await Self.dropAll(m)
     }
 
+    /// The managed-Milvus setup (Zilliz Cloud): an https endpoint, a token and insert mode, then
+    /// verify --full, all over TLS.
+    @Test func insertModeWithATokenOverTLS() async throws {
+        let token = MilvusTestEnv.user.map { ["token": "\($0):\(MilvusTestEnv.password ?? "")"] } ?? [:]
+        let m = try InsertMigration(server: .milvus, rows: 400, credentials: token)
+        var tls = "    tls:\n      caFile: \(Self.file("ca.pem"))\n"
+        for (k, v) in Self.clientKeys.sorted(by: { $0.key < $1.key }) { tls += "      \(k): \(v)\n" }
+        let text = try String(contentsOfFile: m.configPath, encoding: .utf8)
+        let plain = "    endpoint: \(MilvusTestEnv.endpoint)\n"
+        try #require(text.contains(plain))
+        try text.replacingOccurrences(of: plain, with: "    endpoint: https://127.0.0.1:\(Self.port)\n" + tls)
+            .write(toFile: m.configPath, atomically: true, encoding: .utf8)
+        let start = try await m.cli("start", ["--col", "vecs"])
+        #expect(start.0 == 0, "\(start.2)")
+        #expect(start.1.contains("Row counts match the source.") && start.1.contains("inserted now"), "\(start.1)")
+        let verify = try await m.cli("verify", ["--full", "--col", "vecs"])
+        #expect(verify.0 == 0 && verify.1.contains("Milvus matches the source."), "\(verify.1)\(verify.2)")
+        try await MilvusClient.with(try Self.options()) { (client: MilvusClient) async throws -> Void in
+            for name in m.names.values where try await client.hasCollection(name) { try await client.dropCollection(name) }
+        }
+    }
+
     /// One failed verify against the TLS server: exit 1 and the message.
     func failure(tls: [String: String], endpoint: String = "127.0.0.1:\(TLSServerTests.port)") async throws -> String {
         let m = try LoadTests.Migration(rows: 10, segments: 1)

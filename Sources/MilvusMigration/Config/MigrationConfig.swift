@@ -263,6 +263,12 @@ extension MigrationConfig {
         m.maxCallRecvMsgSize = try doc.int("target.milvus2x.grpc.maxcallrecvmsgsize", "target.milvus2x.grpc.maxCallRecvMsgSize", range: 0...Int(Int32.max)) ?? 0
         m.maxCallSendMsgSize = try doc.int("target.milvus2x.grpc.maxcallsendmsgsize", "target.milvus2x.grpc.maxCallSendMsgSize", range: 0...Int(Int32.max)) ?? 0
         c.target.milvus2x = m
+        // An Insert request of batchMB must fit the client's own send limit (with 1 MiB for the
+        // request's framing), or every request would fail before it is sent.
+        if c.loader.mode == .insert, m.maxCallSendMsgSize > 0, (c.loader.insertBatchMB + 1) << 20 > m.maxCallSendMsgSize {
+            throw MigrationError.config(file: file, key: doc.displayKey("loader.insert.batchmb", canonical: "loader.insert.batchMB"),
+                                        message: "\(c.loader.insertBatchMB) MB Insert requests do not fit target.milvus2x.grpc.maxCallSendMsgSize (\(m.maxCallSendMsgSize) bytes); lower batchMB to at most \(max(0, (m.maxCallSendMsgSize >> 20) - 1)) or raise the limit")
+        }
 
         // Required in every config, as in the reference tool.
         guard doc.has("dumper.worker.workmode") else {

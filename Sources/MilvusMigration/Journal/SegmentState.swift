@@ -7,7 +7,6 @@ public enum SegmentPhase: String, Codable, Sendable, CaseIterable {
     case staged
     case importing
     case imported
-    case verified
     /// Staging failed (no files) or the import failed (files and task id kept).
     case failed
     /// Insert mode: its live rows are being sent with `Insert`, batch after batch
@@ -99,8 +98,6 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
     case importCompleted
     /// The task failed, or it is proven that it persisted no row (the task id is kept).
     case importFailed(reason: String)
-    /// `verify` compared the rows.
-    case verified
     /// `target.cleanup`: the staged files of an imported segment, whose counts were checked,
     /// were removed.
     case stagedFilesRemoved
@@ -127,7 +124,6 @@ public enum SegmentEvent: Sendable, Equatable, CustomStringConvertible {
         case .importTaskRecorded(let id): return "import task \(id) recorded"
         case .importCompleted: return "import completed"
         case .importFailed: return "import failed"
-        case .verified: return "verified"
         case .insertStarted: return "insert started"
         case .insertSending(let from, let rows): return "insert of rows \(from)..<\(from + rows) sent"
         case .insertAcknowledged: return "insert acknowledged"
@@ -159,29 +155,16 @@ public enum SegmentStep: Sendable, Equatable {
 
 extension SegmentRecord {
     /// The state machine of a segment (a pure value; `JobJournal` persists it after each event).
+    /// Its diagram and its whole transition table are in docs/ARCHITECTURE.md ("The journal");
+    /// `JournalTransitionTableTests` applies every event to every state and checks the result
+    /// against that table, so the two cannot drift apart.
     ///
-    /// ```
-    ///                 stageFailed                  staged
-    ///   pending ───────────────────▶ failed(dump) ◀────────▶ staged ◀─┐ staged (re-dump, same
-    ///      │ staged                   (files = [])  stageFailed │      │ source or new source)
-    ///      └───────────────────────────────────────────────────▶├──────┘
-    ///                                                            │ importRequested
-    ///                                                            ▼
-    ///                     ┌── importRequested ───▶ importing(task: nil)   no task on the server:
-    ///                     │  (task unknown)            │     ▲ importRequested (only when none exists)
-    ///                     │                            │ importTaskRecorded(id)
-    ///                     │                            ▼
-    ///          failed(import, ◀── importFailed ── importing(task: id) ── importCompleted ──▶ imported ── verified ──▶ verified
-    ///          files kept, task kept)
-    ///            │   │ staged / stageFailed (re-dump: the failed task persisted no row)
-    ///            │   └──────────────────────────▶ staged / failed(dump), task kept
-    ///            └── importRequested ──▶ importing(task: nil)
-    /// ```
-    /// `importing`, `imported` and `verified` never go back to `staged`, `pending` or
+    /// `importing`, `inserting` and `imported` never go back to `staged`, `pending` or
     /// `failed(dump)`: their rows are (or may be) in Milvus, so a second import would duplicate
     /// them. Only `importFailed` (the server said the task failed, or it was proven that it
-    /// persisted no row) leaves `importing`, and it keeps the task id. Every other event in
-    /// these phases is an illegal transition and throws `MigrationError.journalTransition`.
+    /// persisted no row) leaves `importing`, and it keeps the task id. Every event the table does
+    /// not list is an illegal transition: it throws `MigrationError.journalTransition` and
+    /// changes nothing.
     public mutating func apply(_ event: SegmentEvent, at now: Date = Date()) throws {
         func illegal() -> MigrationError {
             .journalTransition(segment: key, phase: phaseDescription, event: event.description)
@@ -200,8 +183,7 @@ extension SegmentRecord {
         case (.staged, .stagedFilesChecked(let boot)) where !files.isEmpty,
              (.failed, .stagedFilesChecked(let boot)) where !files.isEmpty:
             stagedBoot = boot
-        case (.imported, .stagedFilesRemoved) where !files.isEmpty,
-             (.verified, .stagedFilesRemoved) where !files.isEmpty:
+        case (.imported, .stagedFilesRemoved) where !files.isEmpty:
             filesRemoved = true
         case (.pending, .stageFailed(let reason, let fingerprint)),
              (.staged, .stageFailed(let reason, let fingerprint)),
@@ -250,9 +232,7 @@ extension SegmentRecord {
         case (.inserting, .insertCompleted) where insertBatch == nil && (insertedRows ?? 0) == rows:
             phase = .imported
             failure = nil
-        case (.imported, .verified), (.verified, .verified):
-            phase = .verified
-        case (.imported, .importCompleted), (.verified, .importCompleted):
+        case (.imported, .importCompleted):
             break
         default:
             throw illegal()
@@ -261,7 +241,7 @@ extension SegmentRecord {
     }
 
     /// Whether an import of this segment may have put rows into Milvus.
-    public var mayHaveImportedRows: Bool { [.importing, .inserting, .imported, .verified].contains(phase) }
+    public var mayHaveImportedRows: Bool { [.importing, .inserting, .imported].contains(phase) }
 
     /// The next step for this segment.
     public var step: SegmentStep {
@@ -271,7 +251,7 @@ extension SegmentRecord {
         case .failed: return files.isEmpty ? .stage : .importStaged
         case .importing: return importTask.map { .poll($0) } ?? .findTask
         case .inserting: return insertBatch.map { .resolveInsert($0) } ?? .insert(from: insertedRows ?? 0)
-        case .imported, .verified: return .done
+        case .imported: return .done
         }
     }
 

@@ -60,6 +60,7 @@ public struct MigrationPipeline: Sendable {
     /// by `renames`) into `target`, `importParallelism` at a time, and checks the counts.
     public func load(into target: any MigrationTarget, collections selected: [String] = [], renames: [String: String] = [:]) async throws -> LoadReport {
         let started = Date()
+        try await requireBulkImport(target)
         guard let metaBytes = try await staging.readSmallFile("meta.json") else {
             throw MigrationError.usage("no dump found in \(staging.location) (meta.json is missing); run dump first")
         }
@@ -85,7 +86,7 @@ public struct MigrationPipeline: Sendable {
         var pending: [SegmentUnit] = []
         for unit in active {
             let record = await journal.record(unit.key)!
-            if [.imported, .verified].contains(record.phase) {
+            if record.phase == .imported {
                 MigrationMetrics.unitSkipped(.load, collection: unit.collection.name)
                 tally.imported(collection: unit.collection.name, segments: unit.members.count, rows: record.rows, task: record.importTask, now: false)
             } else {
@@ -123,6 +124,7 @@ public struct MigrationPipeline: Sendable {
     /// being staged and `importParallelism` imported at any moment.
     public func start(_ plan: MigrationPlan, from source: any SourceStorage, into target: any MigrationTarget) async throws -> LoadReport {
         let started = Date()
+        try await requireBulkImport(target)
         let (journal, collections, opened, active) = try await open(plan, target: target)
         var tally = opened
         // Imports an earlier run left open are settled before anything is staged or imported.
@@ -212,7 +214,12 @@ public struct MigrationPipeline: Sendable {
         }
         try await countAndFinish(collections, units: active, target: target, journal: journal, tally: &tally,
                                  rule: capabilities.rowRule, distinctIds: distinct)
-        return shardReport(tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint))
+        // Files an earlier import-mode run staged for segments this run inserted.
+        try await cleanup(active, journal: journal, tally: &tally)
+        var report = tally.loadReport(seconds: Date().timeIntervalSince(started), endpoint: target.endpoint)
+        report.inserted = true
+        report.countsDistinctIds = capabilities.rowRule == .onePerPrimaryKey
+        return shardReport(report)
     }
 
     // MARK: shared pieces
@@ -303,6 +310,15 @@ public struct MigrationPipeline: Sendable {
 
     /// `target.cleanup`: the staged files of the imported segments, after the counts passed
     /// (`countAndFinish` throws on a mismatch, the import loops on a failed import).
+    /// Import mode needs a target that can bulk-import staged files; one that cannot (Milvus
+    /// Lite) fails the run before anything is staged or created.
+    func requireBulkImport(_ target: any MigrationTarget) async throws {
+        let capabilities = try await target.capabilities()
+        guard !capabilities.bulkImport else { return }
+        throw MigrationError.target(.unsupported, subject: "Milvus at \(target.endpoint)",
+                                    message: "\(capabilities.version) has no bulk Import, which loader.mode import needs; nothing was staged or created (set loader.mode: insert)")
+    }
+
     func cleanup(_ units: [SegmentUnit], journal: JobJournal, tally: inout RunTally) async throws {
         guard options.cleanup else { return }
         let removed = try await CleanupStep(staging: staging, journal: journal).run(units)

@@ -43,6 +43,11 @@ public struct LoadReport: Sendable {
     public var shard: ShardSelection? = nil
     /// `target.cleanup`: staged files removed after their import and the counts (nil: cleanup off).
     public var cleanup: Cleanup?
+    /// Insert mode: the rows were sent with `Insert`, not imported from staged files.
+    public var inserted = false
+    /// The target keeps one row per primary key (Milvus Lite): the counts compared are the
+    /// source's distinct ids, per collection only.
+    public var countsDistinctIds = false
 
     public struct Cleanup: Sendable, Equatable {
         public var segments = 0
@@ -158,8 +163,10 @@ extension DumpReport {
 
 extension LoadReport {
     public var summary: String {
-        let rowHeaders = shard == nil ? ["rows in Milvus", "source live rows"] : ["shard rows found", "shard live rows"]
-        var table = TextTable(headers: ["collection", "2.x collection", "segments", "imported now", "imported before"] + rowHeaders + ["result"],
+        let expected = countsDistinctIds ? "source distinct ids" : "source live rows"
+        let rowHeaders = shard == nil ? ["rows in Milvus", expected] : ["shard rows found", "shard live rows"]
+        let verb = inserted ? "inserted" : "imported"
+        var table = TextTable(headers: ["collection", "2.x collection", "segments", "\(verb) now", "\(verb) before"] + rowHeaders + ["result"],
                               numeric: [2, 3, 4, 5, 6])
         for c in collections {
             let result = c.skipped ? "skipped" : (c.actualRows == c.expectedRows ? "ok" : "MISMATCH")
@@ -169,7 +176,11 @@ extension LoadReport {
         var out = table.render()
         for c in collections where !c.notes.isEmpty { out += "\n  \(c.target): \(c.notes.joined(separator: "; "))" }
         let imported = collections.reduce(0) { $0 + $1.segments - $1.alreadyImported }
-        out += "\n\n" + (imported == 0 ? "Nothing to import: every segment was imported by an earlier run. " : "")
+        if countsDistinctIds {
+            out += "\n  The target keeps one row per primary key: its counts are compared with the source's distinct ids, per collection (partitions are not compared)."
+        }
+        out += "\n\n" + (imported == 0 ? (inserted ? "Nothing to insert: every segment was inserted by an earlier run. "
+                                                     : "Nothing to import: every segment was imported by an earlier run. ") : "")
         if let shard {
             out += "Shard \(shard): every row this shard imported is in Milvus; the collections also hold the other shards' rows, so run verify once every shard is done. "
         } else {
@@ -190,7 +201,9 @@ extension LoadReport {
     /// target rows, segments, import task ids, duration and notes.
     /// With `target.cleanup`, also what it removed (`cleanup`).
     public func json(plan: MigrationPlan?) -> JSONValue {
-        var members: [(String, JSONValue)] = [("endpoint", .string(endpoint)), ("seconds", .double(seconds)), ("shard", .optional(shard?.description))]
+        var members: [(String, JSONValue)] = [("endpoint", .string(endpoint)), ("seconds", .double(seconds)), ("shard", .optional(shard?.description)),
+                                              ("mode", .string(inserted ? "insert" : "import")),
+                                              ("rowRule", .string(countsDistinctIds ? "onePerPrimaryKey" : "everyRow"))]
         if let cleanup {
             members.append(("cleanup", .object([("segments", .integer(cleanup.segments)), ("files", .integer(cleanup.files)),
                                                 ("bytesFreed", .int(cleanup.bytes))])))

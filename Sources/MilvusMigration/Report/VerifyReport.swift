@@ -27,6 +27,9 @@ public struct VerifyReport: Sendable {
         /// The first `VerifyReport.keptMismatches` mismatches; `mismatchCount` counts them all.
         public var mismatches: [Mismatch] = []
         public var mismatchCount = 0
+        /// The target keeps one row per primary key (Milvus Lite): `sourceRows` are the source's
+        /// distinct ids, and partition counts are not compared.
+        public var countsDistinctIds = false
 
         /// Counts a mismatch and keeps it while fewer than `VerifyReport.keptMismatches` are kept, so
         /// memory stays bounded however much differs.
@@ -65,10 +68,14 @@ extension VerifyReport {
             table.add([c.source, c.target, "(all)", Format.count(c.sourceRows), Format.count(c.targetRows),
                        c.mismatchCount == 0 ? "ok" : "\(c.mismatchCount) mismatch(es)"])
             for p in c.partitions {
-                table.add(["", "", p.name, Format.count(p.source), Format.count(p.target), p.source == p.target ? "ok" : "COUNT DIFFERS"])
+                let result = c.countsDistinctIds ? "not compared" : (p.source == p.target ? "ok" : "COUNT DIFFERS")
+                table.add(["", "", p.name, Format.count(p.source), Format.count(p.target), result])
             }
         }
         var out = table.render() + "\n"
+        for c in collections where c.countsDistinctIds {
+            out += "  \(c.target): the target keeps one row per primary key, so its count is compared with the source's \(Format.count(c.sourceRows)) distinct ids and partition counts are not compared.\n"
+        }
         let compared = collections.reduce(0) { $0 + $1.rowsCompared }
         out += "\n\(compared) row(s) compared by id and vector bytes (\(full ? "every live row" : "random sample")).\n"
         if mismatchCount == 0 {
@@ -91,6 +98,7 @@ extension VerifyReport {
                     ("target", .string(c.target)),
                     ("sourceRows", .int(c.sourceRows)),
                     ("targetRows", .int(c.targetRows)),
+                    ("rowRule", .string(c.countsDistinctIds ? "onePerPrimaryKey" : "everyRow")),
                     ("rowsCompared", .integer(c.rowsCompared)),
                     ("mismatchCount", .integer(c.mismatchCount)),
                     ("partitions", .array(c.partitions.map { p in

@@ -111,6 +111,10 @@ public struct TargetFailure: Sendable, Equatable, CustomStringConvertible {
         public static let busy = Kind("busy")
         /// The server refused a request (any other non-success status); `serverReason` says why.
         public static let refused = Kind("refused")
+        /// The call failed on its way with no answer from Milvus itself (gRPC UNKNOWN, INTERNAL,
+        /// ABORTED, DATA_LOSS or CANCELLED, e.g. from a proxy or a reset stream): the request
+        /// may or may not have reached the server, so what it did is not known.
+        public static let outcomeUnknown = Kind("outcomeUnknown")
         /// The server's answer makes no sense (missing task id, inconsistent Query result).
         public static let badAnswer = Kind("badAnswer")
         /// The source data cannot be represented at the target (e.g. an unknown metric).

@@ -219,6 +219,10 @@ public final class MilvusClient: Sendable {
             return .target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for \(options.credentialName) (\(error.message)); check \(options.credentialKeys)")
         case .deadlineExceeded:
             return .target(.timedOut, subject: subject, message: "\(rpc) timed out at \(endpoint)")
+        case .unknown, .internalError, .aborted, .dataLoss, .cancelled:
+            // Not Milvus's own refusal (that comes as a status in the answer): a proxy or the
+            // transport failed, possibly after the request reached the server.
+            return .target(.outcomeUnknown, subject: subject, message: "\(rpc) failed at \(endpoint): \(error.code) \(error.message)", serverReason: error.message)
         default:
             return .target(.refused, subject: subject, message: "\(rpc) failed at \(endpoint): \(error.code) \(error.message)", serverReason: error.message)
         }
@@ -226,21 +230,43 @@ public final class MilvusClient: Sendable {
 
     /// A call succeeded only when both `code` and the deprecated `error_code` are 0.
     func check(_ status: Milvus_Proto_Common_Status, _ rpc: String, subject: String) throws {
-        guard status.code != 0 || status.errorCode != .success else { return }
+        guard let kind = Self.failureKind(status) else { return }
         let reason = status.reason.isEmpty ? "error code \(status.code)/\(status.errorCode)" : status.reason
-        let lower = reason.lowercased()
-        if status.errorCode == .permissionDenied || lower.contains("auth") && (lower.contains("fail") || lower.contains("need")) {
+        switch kind {
+        case .authentication:
             throw MigrationError.target(.authentication, subject: "Milvus at \(endpoint)", message: "authentication failed for \(options.credentialName) (\(reason)); check \(options.credentialKeys)")
+        case .databaseMissing:
+            throw MigrationError.target(.databaseMissing, subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))", serverReason: reason)
+        case .busy:
+            throw MigrationError.target(.busy, subject: subject, message: "\(rpc) refused for now: \(reason)", serverReason: reason)
+        default:
+            throw MigrationError.target(kind, subject: subject, message: "\(rpc) failed: \(reason)", serverReason: reason)
+        }
+    }
+
+    /// What a non-success status means, nil for success: the one place the server's codes and
+    /// texts are interpreted.
+    static func failureKind(_ status: Milvus_Proto_Common_Status) -> TargetFailure.Kind? {
+        guard status.code != 0 || status.errorCode != .success else { return nil }
+        let lower = status.reason.lowercased()
+        if status.errorCode == .permissionDenied || lower.contains("auth") && (lower.contains("fail") || lower.contains("need")) {
+            return .authentication
         }
         if lower.contains("database not found") || lower.contains("database not exist") {
-            throw MigrationError.target(.databaseMissing, subject: "database '\(database)'", message: "does not exist at \(endpoint) (\(reason))", serverReason: reason)
+            return .databaseMissing
         }
-        // Milvus 2.4+ import-v2: too many import jobs pending (code 2100); nothing was created.
-        if status.code == 2100 || lower.contains("number of jobs has reached the limit") {
-            throw MigrationError.target(.busy, subject: subject, message: "\(rpc) refused for now: \(reason)", serverReason: reason)
+        // Come back later, nothing was done: Milvus 2.4+ import-v2's "too many import jobs pending"
+        // (2100), and the retriable service errors of Milvus's error table, which managed services
+        // (Zilliz Cloud) answer under load: `code` 8 rate limit (`error_code` RateLimit), 4 too many
+        // requests, 12 resource insufficient. Codes 1 and 2 are not among them: Milvus Lite sends
+        // 1 for every error, and small codes mean other things to older servers, so 4 and 12 also
+        // need their words.
+        let pleaseRetry = lower.contains("too many") || lower.contains("insufficient") || lower.contains("limit")
+        if status.code == 2100 || lower.contains("number of jobs has reached the limit")
+            || status.code == 8 || status.errorCode == .rateLimit || [4, 12].contains(status.code) && pleaseRetry {
+            return .busy
         }
-        throw MigrationError.target(status.code == 101 || status.code == 103 || lower.contains("not loaded") ? .notLoaded : .refused,
-                                    subject: subject, message: "\(rpc) failed: \(reason)", serverReason: reason)
+        return status.code == 101 || status.code == 103 || lower.contains("not loaded") ? .notLoaded : .refused
     }
 }
 
@@ -271,7 +297,10 @@ actor InsertConnections {
     private let recycleBytes: Int
     private var current: (client: Client, service: MilvusClient.Service)?
     private var sent = 0
-    private var runners: [Task<Void, Never>] = []
+    /// The running connections, each removed once it has closed (a long job replaces one every
+    /// `recycleBytes`, so finished ones must not pile up).
+    private var runners: [Int: Task<Void, Never>] = [:]
+    private var nextRunner = 0
 
     init(makeTransport: @escaping @Sendable () throws -> HTTP2ClientTransport.Posix, recycleBytes: Int = 32 << 20) {
         self.makeTransport = makeTransport
@@ -287,7 +316,12 @@ actor InsertConnections {
         }
         current?.client.beginGracefulShutdown()
         let client = Client(transport: try makeTransport())
-        runners.append(Task { try? await client.runConnections() })
+        let id = nextRunner
+        nextRunner += 1
+        runners[id] = Task {
+            try? await client.runConnections()
+            await self.closed(id)
+        }
         let service = MilvusClient.Service(wrapping: client)
         current = (client, service)
         sent = bytes
@@ -298,7 +332,11 @@ actor InsertConnections {
     func shutdown() async {
         current?.client.beginGracefulShutdown()
         current = nil
-        for runner in runners { await runner.value }
-        runners = []
+        while let (_, runner) = runners.first { await runner.value }
     }
+
+    private func closed(_ id: Int) { runners[id] = nil }
+
+    /// Connections not yet closed (for tests).
+    var open: Int { runners.count }
 }

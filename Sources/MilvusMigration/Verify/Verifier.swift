@@ -98,6 +98,7 @@ public struct Verifier: Sendable {
             let distinct = try await DistinctIds.scan(c.segments, source: source, bufferBytes: 1 << 20)
             repeated = distinct.repeated
             report.sourceRows = distinct.count
+            report.countsDistinctIds = true
             if report.targetRows != distinct.count {
                 fail("the target has \(report.targetRows) rows, the source has \(distinct.count) distinct ids among \(c.liveRows) live rows (the target keeps one row per primary key)")
             }

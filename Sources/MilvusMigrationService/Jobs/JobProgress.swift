@@ -24,7 +24,7 @@ public final class JobProgress: MigrationObserver {
     /// Phases that count a unit as done: staged for `dump`, in the target for the others.
     static func isDone(_ phase: SegmentPhase, job: String?) -> Bool {
         switch phase {
-        case .imported, .verified: return true
+        case .imported: return true
         case .staged: return job == "dump"
         default: return false
         }

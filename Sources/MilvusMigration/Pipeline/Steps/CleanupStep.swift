@@ -20,7 +20,7 @@ struct CleanupStep: Sendable {
     func run(_ units: [SegmentUnit]) async throws -> Removed {
         var removed = Removed()
         for unit in units {
-            guard let record = await journal.record(unit.key), [.imported, .verified].contains(record.phase), record.hasStagedFiles else { continue }
+            guard let record = await journal.record(unit.key), record.phase == .imported, record.hasStagedFiles else { continue }
             // Files first, then the record: a kill in between leaves a record whose files are
             // gone, and the next run's removal of missing files succeeds.
             try await staging.remove(record.files.map(\.path))

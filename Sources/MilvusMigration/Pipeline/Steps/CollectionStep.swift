@@ -21,7 +21,7 @@ struct CollectionStep: Sendable {
         var own = await journal.collection(name)
         var startedImports = false
         for unit in units {
-            if let phase = await journal.record(unit.key)?.phase, [.importing, .imported, .verified].contains(phase) { startedImports = true }
+            if let phase = await journal.record(unit.key)?.phase, [.importing, .imported].contains(phase) { startedImports = true }
         }
         if own?.skipped == true { return false }
         if let peers, peers.shard.index > 0, !(exists && own != nil) {

@@ -80,18 +80,29 @@ struct InsertStep: Sendable {
     }
 
     /// One batch, holding the partition's lane: journaled before it is sent and once acknowledged.
+    /// A `busy` answer (rate limit, too many requests: nothing was applied) is recorded and the
+    /// batch sent again after a growing pause, until `importTimeout`.
     func send(_ batch: RowBatch, from: Int64, of unit: SegmentUnit) async throws {
         let rows = Int64(batch.rows)
         try await lanes.lane(unit.target, unit.partition.name).with {
-            try await journal.apply(.insertSending(from: from, rows: rows), to: unit.key)
-            let acknowledged: Int64
-            do {
-                acknowledged = try await target.insert(collection: unit.target, partition: unit.targetPartition, fields: options.fields,
-                                                       batch: batch, subject: unit.description)
-            } catch let error as MigrationError where error.provesNothingApplied {
-                // The server answered and refused the request: none of its rows is in.
-                try await journal.apply(.insertNotApplied(reason: error.description), to: unit.key)
-                throw error
+            let deadline = Date().addingTimeInterval(options.importTimeout)
+            var pause = 0.5
+            var acknowledged: Int64
+            while true {
+                try await journal.apply(.insertSending(from: from, rows: rows), to: unit.key)
+                do {
+                    acknowledged = try await target.insert(collection: unit.target, partition: unit.targetPartition, fields: options.fields,
+                                                           batch: batch, subject: unit.description)
+                    break
+                } catch let error as MigrationError where error.provesNothingApplied {
+                    // The server answered and refused the request: none of its rows is in.
+                    try await journal.apply(.insertNotApplied(reason: error.description), to: unit.key)
+                    guard error.targetKind == .busy, Date() < deadline else { throw error }
+                    logger.notice("\(unit): \(error.description); sending rows \(from)..<\(from + rows) again in \(pause) s")
+                    MigrationMetrics.retry(.milvus, cause: "busy")
+                    try await Task.sleep(for: .seconds(pause))
+                    pause = min(pause * 2, 30)
+                }
             }
             // Anything else (no answer, a wrong count) leaves the batch in flight: the next run
             // decides it from the counts.
@@ -120,9 +131,9 @@ actor InsertLanes {
 
 extension MigrationError {
     /// Whether the server answered and refused the request, so none of its rows can be in. No
-    /// answer (unreachable, a deadline, a reset) proves nothing.
+    /// answer (unreachable, a deadline, a reset, an unknown failure on the way) proves nothing.
     var provesNothingApplied: Bool {
         guard let kind = targetKind else { return false }
-        return [.refused, .authentication, .databaseMissing, .notLoaded, .collectionMissing, .schemaMismatch, .unsupported].contains(kind)
+        return [.refused, .busy, .authentication, .databaseMissing, .notLoaded, .collectionMissing, .schemaMismatch, .unsupported].contains(kind)
     }
 }

@@ -50,6 +50,7 @@ struct ReconcileStep: Sendable {
         var listed: [String: [ImportTaskStatus]] = [:]
         for name in Set(open.map(\.unit.target)) { listed[name] = try await target.listImportTasks(collection: name) }
         var uncertain: [SegmentUnit] = []
+        var lostAnswers: [SegmentUnit] = []
         var watching: [(SegmentUnit, SegmentRecord, Int64)] = []
         for (unit, record) in open {
             let files = Set(record.files.map { staging.importPath($0.path) })
@@ -67,12 +68,12 @@ struct ReconcileStep: Sendable {
                 watching.append((unit, record, found.id))
             } else {
                 uncertain.append(unit)
+                lostAnswers.append(unit)
             }
         }
 
         // Wait for the known tasks; if none of them changes for `stallTimeout`, they are stalled.
-        var signatures: [Int64: String] = [:]
-        var lastChange = Date()
+        var stall = StallWatch(timeout: options.stallTimeout)
         var delay = 0.2
         while !watching.isEmpty {
             var still: [(SegmentUnit, SegmentRecord, Int64)] = []
@@ -87,17 +88,13 @@ struct ReconcileStep: Sendable {
                     logger.notice("\(unit): import task \(id) of an earlier run failed (\(reason)); it is imported again")
                     try await journal.apply(.importFailed(reason: reason), to: unit.key)
                 default:
-                    let signature = "\(status.state) \(status.rows) \(status.progress)"
-                    if signatures[id] != signature {
-                        signatures[id] = signature
-                        lastChange = Date()
-                    }
+                    stall.saw(status)
                     still.append((unit, record, id))
                 }
             }
             watching = still
             guard !watching.isEmpty else { break }
-            if Date().timeIntervalSince(lastChange) >= options.stallTimeout {
+            if stall.stalled {
                 logger.notice("import task(s) \(watching.map { String($0.2) }.joined(separator: ", ")) made no progress for \(Int(options.stallTimeout)) s (stalled by a server restart?); deciding from the row counts")
                 uncertain += watching.map { $0.0 }
                 break
@@ -106,7 +103,48 @@ struct ReconcileStep: Sendable {
             delay = min(delay * 1.5, 2)
         }
         guard !uncertain.isEmpty else { return }
+        let known = Set(await journaledTasks(open.map(\.unit)))
+        try await waitForTasksListingNoFiles(lostAnswers, listed: listed, known: known)
         try await decideFromCounts(uncertain, all: units)
+    }
+
+    /// The task ids the journal now holds for `units` (found in the listing since the start).
+    func journaledTasks(_ units: [SegmentUnit]) async -> [Int64] {
+        var ids: [Int64] = []
+        for unit in units { if let id = await journal.record(unit.key)?.importTask { ids.append(id) } }
+        return ids
+    }
+
+    /// Milvus 2.4+ may list import tasks without their files, so the task a lost `Import` answer
+    /// started cannot be recognised, and while it runs its rows are not in the counts yet:
+    /// deciding from the counts then would import the segment a second time. So before counting,
+    /// wait until every unfinished task of those collections that lists no files, and that no
+    /// journal record holds, has ended or made no progress for `stallTimeout`.
+    func waitForTasksListingNoFiles(_ lost: [SegmentUnit], listed: [String: [ImportTaskStatus]], known: Set<Int64>) async throws {
+        var waiting = Set(lost.map(\.target)).sorted().flatMap { name in
+            (listed[name] ?? []).filter { $0.files.isEmpty && !$0.state.isFinal && !known.contains($0.id) }.map { (id: $0.id, collection: name) }
+        }
+        guard !waiting.isEmpty else { return }
+        logger.notice("waiting for \(waiting.count) unfinished import task(s) the server lists without files (one may be an answer an earlier run lost) before counting rows")
+        var stall = StallWatch(timeout: options.stallTimeout)
+        var delay = 0.2
+        while true {
+            var still: [(id: Int64, collection: String)] = []
+            for task in waiting {
+                let status = try await target.importState(task.id, subject: "collection '\(task.collection)'")
+                guard !status.state.isFinal else { continue }
+                stall.saw(status)
+                still.append(task)
+            }
+            waiting = still
+            guard !waiting.isEmpty else { return }
+            if stall.stalled {
+                logger.notice("import task(s) \(waiting.map { String($0.id) }.joined(separator: ", ")) made no progress for \(Int(options.stallTimeout)) s; deciding from the row counts")
+                return
+            }
+            try await Task.sleep(for: .seconds(delay))
+            delay = min(delay * 1.5, 2)
+        }
     }
 
     /// For each partition with segments whose import outcome is unknown: the rows Milvus has
@@ -211,7 +249,7 @@ struct ReconcileStep: Sendable {
     /// acknowledged batches of one being inserted.
     static func knownRows(_ r: SegmentRecord) -> Int64 {
         switch r.phase {
-        case .imported, .verified: return r.rows
+        case .imported: return r.rows
         case .inserting: return r.insertedRows ?? 0
         default: return 0
         }
@@ -232,4 +270,24 @@ struct ReconcileStep: Sendable {
         }
         return found
     }
+}
+
+/// Tasks watched for progress: stalled once none of them changed (state, rows, progress) for
+/// `timeout` (a server restart leaves tasks `Started` for good).
+struct StallWatch {
+    let timeout: Double
+    private var signatures: [Int64: String] = [:]
+    private var lastChange = Date()
+
+    init(timeout: Double) { self.timeout = timeout }
+
+    mutating func saw(_ status: ImportTaskStatus) {
+        let signature = "\(status.state) \(status.rows) \(status.progress)"
+        if signatures[status.id] != signature {
+            signatures[status.id] = signature
+            lastChange = Date()
+        }
+    }
+
+    var stalled: Bool { Date().timeIntervalSince(lastChange) >= timeout }
 }
