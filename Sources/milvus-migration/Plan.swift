@@ -15,7 +15,7 @@ struct Plan: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.meta, .source])
+            let config = try options.loadConfig(for: .plan)
             let (plan, _) = try await MigrationCommands(config, options).plan()
             Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan, shards: try config.shardCount()))
             if let report { try Reports.write(PlanReport.json(plan), to: report) }

@@ -73,7 +73,8 @@ public struct MigrationCommands: Sendable {
 
     func runLoad() async throws -> LoadReport {
         if config.loader.mode == .insert {
-            try config.validate([.meta, .source])
+            // What `requirements(for: .load)` asks in insert mode: start's.
+            try config.validate(config.requirements(for: .start))
             return try await runStart().0
         }
         let staging = try config.stagingArea()
@@ -107,5 +108,37 @@ public struct MigrationCommands: Sendable {
         return try await MilvusClient.with(try config.milvusOptions(createsDatabase: false)) { client in
             try await Verifier(plan: plan, source: source, client: client, options: options).run()
         }
+    }
+}
+
+extension MigrationCommands {
+    /// The commands that read `migration.yaml`, for what each needs of it.
+    public enum Command: String, Sendable, CaseIterable {
+        case plan, dump, load, start, verify
+    }
+}
+
+extension MigrationConfig {
+    /// What `command` needs of the configuration (the parts `validate` checks): the one list the
+    /// CLI and the job server both use. `load` in insert mode sends rows from the source, so it
+    /// needs what `start` needs.
+    public func requirements(for command: MigrationCommands.Command) -> Needs {
+        switch command {
+        case .plan: return [.meta, .source]
+        case .dump: return [.meta, .source, .target]
+        case .load: return loader.mode == .insert ? requirements(for: .start) : [.target, .milvus]
+        case .start: return [.meta, .source, .target, .milvus]
+        case .verify: return [.meta, .source, .milvus]
+        }
+    }
+
+    /// Finds (`explicit`, else `locate`'s default places), reads and checks the configuration
+    /// for `command`; also returns the path read.
+    public static func load(for command: MigrationCommands.Command, explicit: String?,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (config: MigrationConfig, path: String) {
+        let path = try locate(explicit)
+        let config = try load(path: path, environment: environment)
+        try config.validate(config.requirements(for: command))
+        return (config, path)
     }
 }
