@@ -24,9 +24,18 @@ public struct MigrationCommands: Sendable {
         self.diagnostics = diagnostics
     }
 
-    /// `plan`: reads the meta, selects `--col` and checks every live segment; problems stay in
-    /// the plan (the caller decides what to do with them).
-    public func plan() async throws -> (MigrationPlan, any SourceStorage) {
+    /// `plan`: reads the meta, selects `--col` and checks every live segment; with a sharded
+    /// configuration also the split the pipeline will make (its units, grouped as
+    /// `dumper.worker.groupMB` groups them). Problems stay in the result: it is printed, then
+    /// `requireSuccess` fails the command.
+    public func plan() async throws -> PlanResult {
+        let (plan, _) = try await readPlan()
+        guard let shards = try config.shardCount(), shards > 1 else { return PlanResult(plan: plan) }
+        return PlanResult(plan: plan, shards: MigrationPipeline.shardShares(of: plan, shards: shards, options: config.pipelineOptions(quiet: true)))
+    }
+
+    /// The meta, `--col` selected, and every live segment checked.
+    func readPlan() async throws -> (MigrationPlan, any SourceStorage) {
         let meta = try await config.sourceMeta().selecting(collections)
         let source = try config.sourceStorage()
         try await source.prepare()
@@ -37,7 +46,7 @@ public struct MigrationCommands: Sendable {
 
     /// `plan`, its diagnostics handed over, and an error unless it can run.
     func executablePlan() async throws -> (MigrationPlan, any SourceStorage) {
-        let (plan, source) = try await plan()
+        let (plan, source) = try await readPlan()
         diagnostics(plan)
         try plan.requireExecutable()
         return (plan, source)
