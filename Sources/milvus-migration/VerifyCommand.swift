@@ -31,9 +31,7 @@ struct Verify: AsyncParsableCommand {
             let result = try await Interrupts.cancellingOnSignal { try await commands.verify(sample: sample, full: full, load: load) }
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
             try job.writeReport(result.json)
-            if let first = result.mismatches.first {
-                throw MigrationError.target(.mismatch, subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
-            }
+            try result.requireSuccess()
         }
     }
 }

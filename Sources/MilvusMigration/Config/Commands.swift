@@ -110,13 +110,28 @@ public struct MigrationCommands: Sendable {
         return (report, plan)
     }
 
-    /// `verify`: Milvus 2.x against the source.
+    /// `verify`: Milvus 2.x against the source. The report is printed, then `requireSuccess`
+    /// fails the command when anything differs.
     public func verify(sample: Int, full: Bool, load: Bool) async throws -> Verifier.Report {
         let (plan, source) = try await executablePlan()
         let options = config.verifierOptions(sample: sample, full: full, load: load, quiet: quiet)
         return try await MilvusClient.with(try config.milvusOptions(createsDatabase: false)) { client in
             try await Verifier(plan: plan, source: source, client: client, options: options).run()
         }
+    }
+
+    /// `export`: the 1.x meta database (`-s` SQLite file, else `-m` MySQL DSN) as
+    /// `<directory>/meta.json`. `diagnostics` receives the meta's warnings and problems first;
+    /// a meta with problems is not exported.
+    public static func export(sqlite: String?, mysql: String?, to directory: String,
+                              diagnostics: ([Diagnostic]) -> Void = { _ in }) async throws -> ExportReport {
+        let meta = try await MetaLoader.load(try MetaSource.database(sqlite: sqlite, mysql: mysql))
+        diagnostics(meta.diagnostics)
+        let path = try MetaExporter.export(meta, to: directory)
+        return ExportReport(collections: meta.collections.count,
+                            partitions: meta.collections.reduce(0) { $0 + $1.partitions.count - 1 },
+                            segments: meta.collections.reduce(0) { $0 + $1.segments.count },
+                            rows: meta.totalRows, path: path)
     }
 }
 
