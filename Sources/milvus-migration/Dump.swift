@@ -17,7 +17,7 @@ struct Dump: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             try await metrics.serving {
-                let config = try options.loadConfig([.meta, .source, .target])
+                let config = try options.loadConfig(for: .dump)
                 let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
                 let result = try await Interrupts.cancellingOnSignal { try await commands.dump() }
                 Terminal.print(result.summary)

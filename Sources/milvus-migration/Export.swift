@@ -21,13 +21,11 @@ struct Export: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: logLevel) {
-            let meta = try await MetaLoader.load(try MetaSource.database(sqlite: sqlite, mysql: mysql))
-            for warning in meta.diagnostics.warnings { Terminal.warning(warning.description) }
-            for problem in meta.diagnostics.errors { Terminal.error(problem.description) }
-            let path = try MetaExporter.export(meta, to: output)
-            let segments = meta.collections.reduce(0) { $0 + $1.segments.count }
-            let partitions = meta.collections.reduce(0) { $0 + $1.partitions.count - 1 }
-            Terminal.print("Exported \(meta.collections.count) collection(s), \(partitions) partition(s), \(segments) segment(s), \(Format.count(meta.totalRows)) rows to \(path)")
+            let result = try await MigrationCommands.export(sqlite: sqlite, mysql: mysql, to: output) { diagnostics in
+                for warning in diagnostics.warnings { Terminal.warning(warning.description) }
+                for problem in diagnostics.errors { Terminal.error(problem.description) }
+            }
+            Terminal.print(result.summary)
         }
     }
 }

@@ -17,7 +17,7 @@ struct Load: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             try await metrics.serving {
-                let config = try options.loadConfig([.target, .milvus])
+                let config = try options.loadConfig(for: .load)
                 let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
                 let result = try await Interrupts.cancellingOnSignal { try await commands.load() }
                 Terminal.print(result.summary)

@@ -59,11 +59,9 @@ struct ConfigOptions: ParsableArguments {
         (col ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
-    func loadConfig(_ needs: MigrationConfig.Needs) throws -> MigrationConfig {
-        let path = try MigrationConfig.locate(config)
-        let config = try MigrationConfig.load(path: path)
-        try config.validate(needs)
-        return config
+    /// `--config` (or the default places), read and checked for what `command` needs.
+    func loadConfig(for command: MigrationCommands.Command) throws -> MigrationConfig {
+        try MigrationConfig.load(for: command, explicit: config).config
     }
 }
 

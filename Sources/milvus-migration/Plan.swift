@@ -15,11 +15,10 @@ struct Plan: AsyncParsableCommand {
 
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
-            let config = try options.loadConfig([.meta, .source])
-            let (plan, _) = try await MigrationCommands(config, options).plan()
-            Terminal.print(json ? PlanReport.json(plan).serialized(pretty: true) : PlanReport.text(plan, shards: try config.shardCount()))
-            if let report { try Reports.write(PlanReport.json(plan), to: report) }
-            try plan.requireExecutable()
+            let result = try await MigrationCommands(try options.loadConfig(for: .plan), options).plan()
+            Terminal.print(json ? result.json.serialized(pretty: true) : result.text)
+            if let report { try Reports.write(result.json, to: report) }
+            try result.requireSuccess()
         }
     }
 }

@@ -17,7 +17,7 @@ struct Start: AsyncParsableCommand {
     func run() async throws {
         try await runCommand(logLevel: options.logLevel) {
             try await metrics.serving {
-                let config = try options.loadConfig([.meta, .source, .target, .milvus])
+                let config = try options.loadConfig(for: .start)
                 let commands = MigrationCommands(config, options, quiet: job.quiet, shard: try sharding.selection(config))
                 let (result, plan) = try await Interrupts.cancellingOnSignal { try await commands.start() }
                 Terminal.print(result.summary)

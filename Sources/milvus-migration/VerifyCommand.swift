@@ -26,14 +26,12 @@ struct Verify: AsyncParsableCommand {
         try await runCommand(logLevel: options.logLevel) {
             if full && sample != nil { throw MigrationError.usage("--sample and --full exclude each other (--full compares every row)") }
             let sample = try CLINumbers.check("--sample", self.sample ?? 1000, 1...1_000_000)
-            let commands = MigrationCommands(try options.loadConfig([.meta, .source, .milvus]), options, quiet: job.quiet)
+            let commands = MigrationCommands(try options.loadConfig(for: .verify), options, quiet: job.quiet)
             let (full, load) = (self.full, self.load)
             let result = try await Interrupts.cancellingOnSignal { try await commands.verify(sample: sample, full: full, load: load) }
             Terminal.print(json ? result.json.serialized(pretty: true) : result.summary)
             try job.writeReport(result.json)
-            if let first = result.mismatches.first {
-                throw MigrationError.target(.mismatch, subject: "verify", message: "\(result.mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
-            }
+            try result.requireSuccess()
         }
     }
 }

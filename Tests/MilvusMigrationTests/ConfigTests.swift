@@ -97,6 +97,30 @@ import Testing
         #expect { try withFile.validate(.meta) } throws: { "\($0)".contains("key 'meta.sqliteFile': '\(dir.sub("nope.sqlite"))' does not exist") }
     }
 
+    /// What each command needs of the configuration is decided in one place, for the CLI and the
+    /// job server alike: `load` in insert mode reads the source, so it needs what `start` needs.
+    @Test func eachCommandsRequirementsAndLoadingForACommand() throws {
+        let bulk = try MigrationConfig.parse("dumper:\n  worker:\n    workMode: milvus1x\nmeta:\n  mode: sqlite\n", file: "m.yaml")
+        #expect(bulk.requirements(for: .plan) == [.meta, .source])
+        #expect(bulk.requirements(for: .dump) == [.meta, .source, .target])
+        #expect(bulk.requirements(for: .load) == [.target, .milvus])
+        #expect(bulk.requirements(for: .start) == [.meta, .source, .target, .milvus])
+        #expect(bulk.requirements(for: .verify) == [.meta, .source, .milvus])
+        let insert = try MigrationConfig.parse("dumper:\n  worker:\n    workMode: milvus1x\nloader:\n  mode: insert\n", file: "m.yaml")
+        #expect(insert.requirements(for: .load) == [.meta, .source, .target, .milvus])
+        #expect(insert.requirements(for: .dump) == bulk.requirements(for: .dump))
+
+        // Located, read and checked for the command: the path read comes back; a missing key is named.
+        let dir = TempDir()
+        let path = dir.sub("migration.yaml")
+        try Data("dumper:\n  worker:\n    workMode: milvus1x\nmeta:\n  mode: sqlite\n  sqliteFile: \(path)\nsource:\n  mode: local\n  local:\n    tablesDir: \(dir.path)\n".utf8)
+            .write(to: URL(fileURLWithPath: path))
+        let loaded = try MigrationConfig.load(for: .plan, explicit: path, environment: [:])
+        #expect(loaded.path == path && loaded.config.meta.sqliteFile == path)
+        #expect { try MigrationConfig.load(for: .dump, explicit: path, environment: [:]) } throws: { "\($0)".contains("key 'target.mode': missing") }
+        #expect { try MigrationConfig.load(for: .verify, explicit: path, environment: [:]) } throws: { "\($0)".contains("key 'target.milvus2x.endpoint': missing") }
+    }
+
     @Test func metaModeLocalIsSupported() throws {
         let dir = TempDir()
         let file = dir.sub("meta.json")

@@ -182,12 +182,12 @@ import Testing
 
     @Test func dumpAndLoadShardedSplitTheSameWay() async throws {
         let f = try await PipelineTests.Fixture(rows: 30, segmentsPerTable: 3)
-        // The split `plan` prints is over the pipeline's own unit keys and sizes.
-        let units = SegmentUnit.all(of: f.plan, fields: FieldNames())
-        #expect(f.plan.shardItems.map(\.key) == units.map(\.key))
-        #expect(f.plan.shardItems.map(\.bytes) == units.map(\.segment.fileSize))
-        #expect(PlanReport.text(f.plan, shards: 2).contains("Shard split (2 shards"))
+        // The split `plan` prints is over the pipeline's own units and sizes (ungrouped here).
         let run = ShardedRun(f: f, count: 2)
+        let shares = MigrationPipeline.shardShares(of: f.plan, shards: 2, options: f.options)
+        #expect(shares.map(\.units) == (0..<2).map { run.pipeline($0).select(SegmentUnit.all(of: f.plan, fields: f.options.fields)).count })
+        #expect(shares.map(\.segments).reduce(0, +) == f.segments)
+        #expect(PlanReport.text(f.plan, shards: shares).contains("Shard split (2 shards"))
         for i in 0..<2 { _ = try await run.pipeline(i).dump(f.plan, from: f.source) }
         let pipelines = (0..<2).map { run.pipeline($0) }
         let target = f.target
@@ -197,6 +197,38 @@ import Testing
         }
         await f.expectExact()
         #expect(await f.target.count(of: "startImport") == f.segments)
+    }
+
+    /// `plan`'s split with grouping on (`dumper.worker.groupMB`): per shard the same units,
+    /// segments and bytes as `select` gives each sharded run, not a split of single segments.
+    @Test func planSplitIsThePipelinesSplitWithGrouping() async throws {
+        var f = try await PipelineTests.Fixture(rows: 20, segmentsPerTable: 4)
+        f.options.groupBytes = 1 << 20
+        let units = SegmentUnit.all(of: f.plan, fields: f.options.fields, groupBytes: f.options.groupBytes)
+        #expect(units.count < f.segments && units.contains { $0.members.count > 1 }, "the fixture's segments are grouped")
+        for count in [2, 3] {
+            let run = ShardedRun(f: f, count: count)
+            let shares = MigrationPipeline.shardShares(of: f.plan, shards: count, options: f.options)
+            #expect(shares.count == count)
+            for i in 0..<count {
+                let selected = run.pipeline(i).select(units)
+                #expect(shares[i].units == selected.count, "shard \(i)/\(count)")
+                #expect(shares[i].segments == selected.reduce(0) { $0 + $1.members.count }, "shard \(i)/\(count)")
+                #expect(shares[i].bytes == selected.reduce(0) { $0 + $1.members.reduce(0) { $0 + $1.fileSize } }, "shard \(i)/\(count)")
+            }
+            #expect(shares.map(\.units).reduce(0, +) == units.count)
+            #expect(shares.map(\.segments).reduce(0, +) == f.segments)
+            let text = PlanReport.text(f.plan, shards: shares)
+            #expect(text.contains("Shard split (\(count) shards, balanced by bytes)") && text.contains("units"), "\(text)")
+        }
+        // A sharded dump stages exactly the units `plan` gave each shard.
+        let run = ShardedRun(f: f, count: 2)
+        let shares = MigrationPipeline.shardShares(of: f.plan, shards: 2, options: f.options)
+        for i in 0..<2 {
+            _ = try await run.pipeline(i).dump(f.plan, from: f.source)
+            let journal = try await JobJournal.open(LocalStagingArea(root: f.scenario.staging), name: "journal.shard-\(i)-of-2.json")
+            #expect(await journal.all.filter { $0.phase == .staged }.count == shares[i].units, "shard \(i)")
+        }
     }
 
     @Test func onExistingDropIsAppliedOnceByShardZeroBeforeAnyImport() async throws {

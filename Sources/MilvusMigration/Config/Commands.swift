@@ -24,9 +24,18 @@ public struct MigrationCommands: Sendable {
         self.diagnostics = diagnostics
     }
 
-    /// `plan`: reads the meta, selects `--col` and checks every live segment; problems stay in
-    /// the plan (the caller decides what to do with them).
-    public func plan() async throws -> (MigrationPlan, any SourceStorage) {
+    /// `plan`: reads the meta, selects `--col` and checks every live segment; with a sharded
+    /// configuration also the split the pipeline will make (its units, grouped as
+    /// `dumper.worker.groupMB` groups them). Problems stay in the result: it is printed, then
+    /// `requireSuccess` fails the command.
+    public func plan() async throws -> PlanResult {
+        let (plan, _) = try await readPlan()
+        guard let shards = try config.shardCount(), shards > 1 else { return PlanResult(plan: plan) }
+        return PlanResult(plan: plan, shards: MigrationPipeline.shardShares(of: plan, shards: shards, options: config.pipelineOptions(quiet: true)))
+    }
+
+    /// The meta, `--col` selected, and every live segment checked.
+    func readPlan() async throws -> (MigrationPlan, any SourceStorage) {
         let meta = try await config.sourceMeta().selecting(collections)
         let source = try config.sourceStorage()
         try await source.prepare()
@@ -37,7 +46,7 @@ public struct MigrationCommands: Sendable {
 
     /// `plan`, its diagnostics handed over, and an error unless it can run.
     func executablePlan() async throws -> (MigrationPlan, any SourceStorage) {
-        let (plan, source) = try await plan()
+        let (plan, source) = try await readPlan()
         diagnostics(plan)
         try plan.requireExecutable()
         return (plan, source)
@@ -73,7 +82,8 @@ public struct MigrationCommands: Sendable {
 
     func runLoad() async throws -> LoadReport {
         if config.loader.mode == .insert {
-            try config.validate([.meta, .source])
+            // What `requirements(for: .load)` asks in insert mode: start's.
+            try config.validate(config.requirements(for: .start))
             return try await runStart().0
         }
         let staging = try config.stagingArea()
@@ -100,7 +110,8 @@ public struct MigrationCommands: Sendable {
         return (report, plan)
     }
 
-    /// `verify`: Milvus 2.x against the source.
+    /// `verify`: Milvus 2.x against the source. The report is printed, then `requireSuccess`
+    /// fails the command when anything differs.
     public func verify(sample: Int, full: Bool, load: Bool) async throws -> Verifier.Report {
         let (plan, source) = try await executablePlan()
         let options = config.verifierOptions(sample: sample, full: full, load: load, quiet: quiet)
@@ -108,36 +119,50 @@ public struct MigrationCommands: Sendable {
             try await Verifier(plan: plan, source: source, client: client, options: options).run()
         }
     }
+
+    /// `export`: the 1.x meta database (`-s` SQLite file, else `-m` MySQL DSN) as
+    /// `<directory>/meta.json`. `diagnostics` receives the meta's warnings and problems first;
+    /// a meta with problems is not exported.
+    public static func export(sqlite: String?, mysql: String?, to directory: String,
+                              diagnostics: ([Diagnostic]) -> Void = { _ in }) async throws -> ExportReport {
+        let meta = try await MetaLoader.load(try MetaSource.database(sqlite: sqlite, mysql: mysql))
+        diagnostics(meta.diagnostics)
+        let path = try MetaExporter.export(meta, to: directory)
+        return ExportReport(collections: meta.collections.count,
+                            partitions: meta.collections.reduce(0) { $0 + $1.partitions.count - 1 },
+                            segments: meta.collections.reduce(0) { $0 + $1.segments.count },
+                            rows: meta.totalRows, path: path)
+    }
+}
+
+extension MigrationCommands {
+    /// The commands that read `migration.yaml`, for what each needs of it.
+    public enum Command: String, Sendable, CaseIterable {
+        case plan, dump, load, start, verify
+    }
 }
 
 extension MigrationConfig {
-    /// The pipeline's options (`dumper.*`, `loader.*`, `target.milvus2x.*`).
-    public func pipelineOptions(quiet: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> PipelineOptions {
-        var o = PipelineOptions()
-        o.stageParallelism = dumper.limit
-        o.bufferBytes = dumper.readerBufferKB * 1024
-        o.groupBytes = Int64(dumper.groupMB) << 20
-        o.importParallelism = loader.limit
-        o.importTimeout = loader.importTimeout
-        o.fields = FieldNames(id: target.milvus2x.idField, vector: target.milvus2x.vectorField)
-        o.onExisting = target.milvus2x.onExisting
-        o.shards = target.milvus2x.shardsNum
-        o.createIndex = target.milvus2x.createIndex
-        o.loadCollection = target.milvus2x.loadCollection
-        o.loadMode = loader.mode
-        o.insertBatchBytes = loader.insertBatchMB << 20
-        o.quiet = quiet
-        o.stagedLocally = target.mode == .local
-        o.cleanup = target.cleanup
-        // How long import tasks left by an earlier run may show no progress before they count as
-        // stalled (default 120 s); tests of a restarted server shorten it.
-        if let text = environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
-            o.stallTimeout = seconds
+    /// What `command` needs of the configuration (the parts `validate` checks): the one list the
+    /// CLI and the job server both use. `load` in insert mode sends rows from the source, so it
+    /// needs what `start` needs.
+    public func requirements(for command: MigrationCommands.Command) -> Needs {
+        switch command {
+        case .plan: return [.meta, .source]
+        case .dump: return [.meta, .source, .target]
+        case .load: return loader.mode == .insert ? requirements(for: .start) : [.target, .milvus]
+        case .start: return [.meta, .source, .target, .milvus]
+        case .verify: return [.meta, .source, .milvus]
         }
-        // How long shards 1…N-1 wait for shard 0 to prepare a collection (default 600 s).
-        if let text = environment["MILVUS_MIGRATION_SHARD_WAIT_SECONDS"], let seconds = Double(text), seconds > 0 {
-            o.shardWaitTimeout = seconds
-        }
-        return o
+    }
+
+    /// Finds (`explicit`, else `locate`'s default places), reads and checks the configuration
+    /// for `command`; also returns the path read.
+    public static func load(for command: MigrationCommands.Command, explicit: String?,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (config: MigrationConfig, path: String) {
+        let path = try locate(explicit)
+        let config = try load(path: path, environment: environment)
+        try config.validate(config.requirements(for: command))
+        return (config, path)
     }
 }

@@ -294,3 +294,35 @@ extension MigrationConfig {
         return n
     }
 }
+
+extension MigrationConfig {
+    /// The pipeline's options (`dumper.*`, `loader.*`, `target.milvus2x.*`).
+    public func pipelineOptions(quiet: Bool, environment: [String: String] = ProcessInfo.processInfo.environment) -> PipelineOptions {
+        var o = PipelineOptions()
+        o.stageParallelism = dumper.limit
+        o.bufferBytes = dumper.readerBufferKB * 1024
+        o.groupBytes = Int64(dumper.groupMB) << 20
+        o.importParallelism = loader.limit
+        o.importTimeout = loader.importTimeout
+        o.fields = FieldNames(id: target.milvus2x.idField, vector: target.milvus2x.vectorField)
+        o.onExisting = target.milvus2x.onExisting
+        o.shards = target.milvus2x.shardsNum
+        o.createIndex = target.milvus2x.createIndex
+        o.loadCollection = target.milvus2x.loadCollection
+        o.loadMode = loader.mode
+        o.insertBatchBytes = loader.insertBatchMB << 20
+        o.quiet = quiet
+        o.stagedLocally = target.mode == .local
+        o.cleanup = target.cleanup
+        // How long import tasks left by an earlier run may show no progress before they count as
+        // stalled (default 120 s); tests of a restarted server shorten it.
+        if let text = environment["MILVUS_MIGRATION_IMPORT_STALL_SECONDS"], let seconds = Double(text), seconds > 0 {
+            o.stallTimeout = seconds
+        }
+        // How long shards 1…N-1 wait for shard 0 to prepare a collection (default 600 s).
+        if let text = environment["MILVUS_MIGRATION_SHARD_WAIT_SECONDS"], let seconds = Double(text), seconds > 0 {
+            o.shardWaitTimeout = seconds
+        }
+        return o
+    }
+}

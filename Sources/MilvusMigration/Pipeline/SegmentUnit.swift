@@ -70,6 +70,10 @@ public struct SegmentUnit: Sendable, CustomStringConvertible {
     /// The unit as the `units` gauges follow it (`JobJournal.trackPhases`).
     var metricsKey: (key: String, collection: String) { (key, collection.name) }
 
+    /// What the shard split weighs the unit by: its members' sizes in the meta (which meta.json
+    /// keeps, so `dump`, `start` and `load` of a shard agree).
+    var shardBytes: Int64 { members.reduce(0) { $0 + $1.fileSize } }
+
     /// The source bytes progress counts for the unit: the row payload of its vector and id files,
     /// without the 8-byte row-count header each file starts with.
     var payloadBytes: Int64 {

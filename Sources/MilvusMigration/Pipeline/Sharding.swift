@@ -10,8 +10,16 @@ extension MigrationPipeline {
     /// every shard must select the same collections (`--col`).
     func select(_ units: [SegmentUnit]) -> [SegmentUnit] {
         guard let shard = options.shard else { return units }
-        let assignment = ShardSplit.assign(units.map { unit in (unit.key, unit.members.reduce(0) { $0 + $1.fileSize }) }, shards: shard.count)
+        let assignment = ShardSplit.assign(units.map { (key: $0.key, bytes: $0.shardBytes) }, shards: shard.count)
         return units.filter { assignment[$0.key] == shard.index }
+    }
+
+    /// What each of `shards` shards of a run of `plan` with `options` migrates (`plan` prints it):
+    /// the units a first run forms (segments grouped up to `options.groupBytes`) split as `select`
+    /// splits them (a rerun keeps the shapes its journals recorded, which `plan` does not read).
+    public static func shardShares(of plan: MigrationPlan, shards: Int, options: PipelineOptions) -> [ShardShare] {
+        let units = SegmentUnit.all(of: plan, fields: options.fields, groupBytes: options.groupBytes)
+        return ShardSplit.shares(units.map { (key: $0.key, bytes: $0.shardBytes, segments: $0.members.count) }, shards: shards)
     }
 
     /// What `begin` may clean: everything when unsharded; only this shard's folders and journal

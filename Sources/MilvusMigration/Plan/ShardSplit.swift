@@ -41,11 +41,12 @@ public struct ShardSelection: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// The deterministic, byte-balanced split of segments over shards: segments sorted by bytes,
-/// largest first (ties by key), each given to the shard with the fewest bytes so far (ties: the
-/// fewest segments, then the lowest index). It depends only on the set of (key, bytes) pairs,
+/// The deterministic, byte-balanced split of work units over shards (the pipeline's units: a
+/// segment or a group of segments, keyed and sized by `MigrationPipeline.select`): units sorted by
+/// bytes, largest first (ties by key), each given to the shard with the fewest bytes so far (ties:
+/// the fewest units, then the lowest index). It depends only on the set of (key, bytes) pairs,
 /// not on their order, so shard processes that read the same meta agree without talking to
-/// each other; and a greedy largest-first assignment keeps every shard within one segment's
+/// each other; and a greedy largest-first assignment keeps every shard within one unit's
 /// bytes of the lightest.
 public enum ShardSplit {
     /// The shard of every key. Keys must be unique (a repeated key keeps its largest size).
@@ -67,27 +68,37 @@ public enum ShardSplit {
         return result
     }
 
-    /// Per shard: segments and bytes, for `plan` and the tests.
+    /// Per shard: items and bytes (each item counted as one segment).
     public static func totals(_ items: [(key: String, bytes: Int64)], shards: Int) -> [(segments: Int, bytes: Int64)] {
-        let assignment = assign(items, shards: shards)
-        var totals = [(segments: Int, bytes: Int64)](repeating: (0, 0), count: shards)
+        shares(items.map { (key: $0.key, bytes: $0.bytes, segments: 1) }, shards: shards).map { (segments: $0.units, bytes: $0.bytes) }
+    }
+
+    /// Per shard: the work units `assign` gives it, their segments and their bytes. An item is a
+    /// unit (a segment, or a group of segments) with the number of segments it holds.
+    public static func shares(_ items: [(key: String, bytes: Int64, segments: Int)], shards: Int) -> [ShardShare] {
+        let assignment = assign(items.map { (key: $0.key, bytes: $0.bytes) }, shards: shards)
+        var shares = [ShardShare](repeating: ShardShare(), count: shards)
         var seen: Set<String> = []
         for item in items where seen.insert(item.key).inserted {
             let s = assignment[item.key]!
-            totals[s].segments += 1
-            totals[s].bytes += max(item.bytes, 0)
+            shares[s].units += 1
+            shares[s].segments += item.segments
+            shares[s].bytes += max(item.bytes, 0)
         }
-        return totals
+        return shares
     }
 }
 
-extension MigrationPlan {
-    /// The plan's segments as the shard split sees them: the pipeline's unit key
-    /// (`collection/partition/segment`) and the segment's size in the meta, which `meta.json`
-    /// keeps, so `dump`, `start` and `load` of a shard agree.
-    public var shardItems: [(key: String, bytes: Int64)] {
-        collections.flatMap { c in
-            c.partitions.flatMap { p in p.segments.map { (key: "\(c.source.name)/\(p.source.name)/\($0.segment.id)", bytes: $0.segment.fileSize) } }
-        }
+/// One shard's part of a split, as `plan` prints it: work units (a segment or a group of
+/// segments, `dumper.worker.groupMB`), the segments they hold and their bytes in the meta.
+public struct ShardShare: Sendable, Equatable {
+    public var units = 0
+    public var segments = 0
+    public var bytes: Int64 = 0
+
+    public init(units: Int = 0, segments: Int = 0, bytes: Int64 = 0) {
+        self.units = units
+        self.segments = segments
+        self.bytes = bytes
     }
 }

@@ -1,8 +1,28 @@
 import Foundation
 
+/// What `plan` returns: the plan, the shard split a sharded job would use, the output as text or
+/// JSON, and whether the command fails (printed first, then failed: the problems are the output).
+public struct PlanResult: Sendable {
+    public var plan: MigrationPlan
+    /// Per shard, when the configuration shards the job (more than one shard).
+    public var shards: [ShardShare]?
+
+    public init(plan: MigrationPlan, shards: [ShardShare]? = nil) {
+        self.plan = plan
+        self.shards = shards
+    }
+
+    public var text: String { PlanReport.text(plan, shards: shards) }
+    public var json: JSONValue { PlanReport.json(plan) }
+
+    /// Throws `planFailed` unless the plan can run.
+    public func requireSuccess() throws { try plan.requireExecutable() }
+}
+
 /// `plan` output: a table per collection and partition plus every problem, as text or JSON.
 public enum PlanReport {
-    public static func text(_ plan: MigrationPlan, shards: Int? = nil) -> String {
+    /// `shards`: the split of a sharded job (`MigrationPipeline.shardShares`), printed when it has more than one shard.
+    public static func text(_ plan: MigrationPlan, shards: [ShardShare]? = nil) -> String {
         var table = TextTable(headers: ["collection", "partition (1.x tag)", "kind", "dim", "metric", "segments", "live rows", "deleted rows", "source bytes", "staged bytes"],
                               numeric: [3, 5, 6, 7, 8, 9])
         for c in plan.collections {
@@ -25,7 +45,7 @@ public enum PlanReport {
         out += table.render() + "\n\n"
         let staged = plan.collections.reduce(Int64(0)) { $0 + $1.stagedBytes }
         out += "Total: \(plan.collections.count) collection(s), \(plan.segmentCount) segment(s), \(Format.count(plan.liveRows)) live rows, \(Format.bytes(staged)) to stage.\n"
-        if let shards, shards > 1 { out += "\n" + shardText(plan, shards: shards) }
+        if let shards, shards.count > 1 { out += "\n" + shardText(shards) }
         let warnings = plan.diagnostics.warnings
         let errors = plan.diagnostics.errors
         if !warnings.isEmpty {
@@ -86,13 +106,13 @@ public enum PlanReport {
         ])
     }
 
-    /// The split `--shard i/N` will use: segments and meta bytes per shard.
-    static func shardText(_ plan: MigrationPlan, shards: Int) -> String {
-        var table = TextTable(headers: ["shard", "segments", "bytes (meta)"], numeric: [1, 2])
-        for (i, t) in ShardSplit.totals(plan.shardItems, shards: shards).enumerated() {
-            table.add(["\(i)/\(shards)", String(t.segments), Format.bytes(t.bytes)])
+    /// The split `--shard i/N` will use: work units (segments or groups), segments and meta bytes per shard.
+    static func shardText(_ shares: [ShardShare]) -> String {
+        var table = TextTable(headers: ["shard", "units", "segments", "bytes (meta)"], numeric: [1, 2, 3])
+        for (i, share) in shares.enumerated() {
+            table.add(["\(i)/\(shares.count)", String(share.units), String(share.segments), Format.bytes(share.bytes)])
         }
-        return "Shard split (\(shards) shards, balanced by bytes):\n" + table.render() + "\n"
+        return "Shard split (\(shares.count) shards, balanced by bytes):\n" + table.render() + "\n"
     }
 
     static func diagnosticJSON(_ d: Diagnostic) -> JSONValue {

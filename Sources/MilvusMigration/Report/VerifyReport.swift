@@ -59,6 +59,14 @@ public struct VerifyReport: Sendable {
         self.collections = collections
         self.full = full
     }
+
+    /// Throws a `mismatch` error naming the count and the first mismatch when anything differs:
+    /// `verify` fails after printing its report.
+    public func requireSuccess() throws {
+        if let first = mismatches.first {
+            throw MigrationError.target(.mismatch, subject: "verify", message: "\(mismatchCount) mismatch(es) between Milvus and the source; first: \(first)")
+        }
+    }
 }
 
 extension VerifyReport {

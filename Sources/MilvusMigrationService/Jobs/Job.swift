@@ -1,4 +1,5 @@
 import Foundation
+import MilvusMigration
 
 /// What a job of the server does: the CLI command of the same name.
 public enum JobKind: String, Codable, Sendable, CaseIterable {
@@ -6,6 +7,15 @@ public enum JobKind: String, Codable, Sendable, CaseIterable {
 
     /// Job ids carry the reference tool's prefixes: `dump_`, `load_`, `start_`.
     var idPrefix: String { rawValue + "_" }
+
+    /// The library command a job of this kind runs (and whose configuration needs it checks).
+    var command: MigrationCommands.Command {
+        switch self {
+        case .dump: return .dump
+        case .load: return .load
+        case .start: return .start
+        }
+    }
 }
 
 /// A job's life, with the reference tool's names (`jobStatus`):

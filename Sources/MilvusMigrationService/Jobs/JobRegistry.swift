@@ -60,15 +60,13 @@ public actor JobRegistry {
     /// Accepts a job: its config is read and checked now (a bad one is a 400 naming the file and
     /// key), and no other job may be working on the same staging area (409).
     public func submit(_ kind: JobKind, configPath requested: String?, collections: [String], requestId: String?) throws -> JobRecord {
-        let path: String
-        let config: MigrationConfig
+        let loaded: (config: MigrationConfig, path: String)
         do {
-            path = try MigrationConfig.locate(requested ?? defaultConfig)
-            config = try MigrationConfig.load(path: path, environment: environment)
-            try config.validate(Self.needs(kind, config))
+            loaded = try MigrationConfig.load(for: kind.command, explicit: requested ?? defaultConfig, environment: environment)
         } catch let error as MigrationError {
             throw APIError(400, error.description)
         }
+        let (config, path) = loaded
         let location: String
         do {
             location = try config.stagingArea().location
@@ -86,15 +84,6 @@ public actor JobRegistry {
         queue.yield(record.jobId)
         logger.notice("job \(record.jobId): \(kind.rawValue) with \(record.configPath) accepted")
         return record
-    }
-
-    /// What each kind reads of the configuration (the CLI command's needs).
-    static func needs(_ kind: JobKind, _ config: MigrationConfig) -> MigrationConfig.Needs {
-        switch kind {
-        case .dump: return [.meta, .source, .target]
-        case .load: return config.loader.mode == .insert ? [.meta, .source, .target, .milvus] : [.target, .milvus]
-        case .start: return [.meta, .source, .target, .milvus]
-        }
     }
 
     public func info(_ id: String) throws -> JobInfo {
@@ -202,8 +191,7 @@ public actor JobRegistry {
     static func execute(_ record: JobRecord, progress: JobProgress, signal: CancelSignal, environment: [String: String],
                         checkpoint: @escaping @Sendable () async -> Void) async -> Result<String, any Error> {
         do {
-            let config = try MigrationConfig.load(path: record.configPath, environment: environment)
-            try config.validate(needs(record.kind, config))
+            let (config, _) = try MigrationConfig.load(for: record.kind.command, explicit: record.configPath, environment: environment)
             var setup = MigrationCommands(config: config, collections: record.collections, quiet: true)
             setup.observer = progress
             let commands = setup
