@@ -4,7 +4,7 @@ import MilvusMigration
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create the 2.x collections and partitions, bulk-insert the dumped files, check the row counts (resumable).")
+        abstract: "Create the 2.x collections and partitions, bulk-import the dumped files (loader.mode insert: send the source's rows with Insert), check the row counts (resumable).")
 
     @OptionGroup var options: ConfigOptions
 

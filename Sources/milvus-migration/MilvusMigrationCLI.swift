@@ -10,7 +10,8 @@ struct MilvusMigrationCLI: AsyncParsableCommand {
         abstract: "Migrate a Milvus 1.x (0.9.x–1.1.x) database into Milvus 2.x.",
         discussion: """
         Workflow: export the 1.x meta to meta.json, check it with plan, dump the live segments to \
-        NumPy files, then load them into Milvus 2.x with bulk insert. Exit status 0 means success; \
+        NumPy files, then load them into Milvus 2.x with bulk import (or, with loader.mode insert, \
+        send the live rows with Insert, nothing staged). Exit status 0 means success; \
         any failure exits non-zero with one sentence on stderr.
         """,
         version: MilvusMigrationVersion.current,
