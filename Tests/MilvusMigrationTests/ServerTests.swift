@@ -199,7 +199,8 @@ func journalRows(_ path: String) throws -> (units: Int, rows: Int64) {
 }
 
 /// Cancel, one job per journal, and a job that survives a server killed with SIGKILL: a dump
-/// from a bucket behind a slow proxy (moto), so the job is certainly mid-way when it is hit.
+/// from a bucket behind a slow proxy (moto: every request after the third waits 0.5 s, so a job
+/// of 6 units takes seconds even on a loaded machine), so the job is certainly mid-way when it is hit.
 @Suite(.enabled(if: Moto.enabled, "needs the moto started by scripts/test.sh"))
 struct ServerJobLifecycleTests {
     @Test func cancelOneJobPerJournalAndResumeAfterAServerKill() async throws {
@@ -208,7 +209,7 @@ struct ServerJobLifecycleTests {
         let client = try await Moto.freshBucket()
         for (path, bytes) in try await folderContents("\(fx.db)/tables") { try await client.putObject("v1/tables/\(path)", bytes) }
         let motoPort = try #require(Int(Moto.endpoint.split(separator: ":").last ?? ""))
-        let slow = try LocalServer.proxy(to: motoPort, dir: fx.dir, mode: "slow", count: 3, stallSeconds: 0.15)
+        let slow = try LocalServer.proxy(to: motoPort, dir: fx.dir, mode: "slow", count: 3, stallSeconds: 0.5)
         defer { slow.stop() }
         let remote = """
             cloud: aws
