@@ -106,8 +106,9 @@ public struct S3StagingArea: StagingArea {
         }
     }
 
-    /// The object key: Milvus's Import takes keys inside its own bucket, without `s3://` and
-    /// without the bucket name (milvus2x-target.md §8.2).
+    /// The object key: Milvus's Import takes keys inside its own bucket (`minio.bucketName`,
+    /// which `target.remote.bucket` must name, README "Configuration"), without `s3://` and
+    /// without the bucket name.
     public func importPath(_ path: String) -> String { key(path) }
 }
 
