@@ -199,7 +199,7 @@ final class S3MultipartObject: StagedFile, @unchecked Sendable {
         } catch let error as MigrationError {
             // A retried Complete whose first attempt went through answers NoSuchUpload; the
             // object is then there, whole.
-            guard case .storage(_, _, let message) = error, message.contains("NoSuchUpload"),
+            guard error.storageCode == "NoSuchUpload",
                   try await client.headObject(key)?.size == written else { throw error }
         }
         finished = true
