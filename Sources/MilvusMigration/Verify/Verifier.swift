@@ -244,9 +244,9 @@ public struct Verifier: Sendable {
             let vectors = try await source.open(layout.vectorsFile)
             func row(_ live: Int64) async throws -> (Int64, [UInt8]) {
                 let physical = layout.deleted.physicalRow(live: live)
-                let idBytes = try await ids.read(at: 8 + physical * 8, count: 8)
+                let idBytes = try await ids.read(at: SegmentLayout.offset(ofRow: physical, rowBytes: 8), count: 8)
                 let id = idBytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
-                return (id, try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow))
+                return (id, try await vectors.read(at: SegmentLayout.offset(ofRow: physical, rowBytes: layout.bytesPerRow), count: layout.bytesPerRow))
             }
             var rows: [(Int64, [UInt8])] = []
             if everything {
