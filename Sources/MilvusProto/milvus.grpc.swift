@@ -2,8 +2,8 @@
 //
 // Written by hand from the public wire contract (package, message, field names,
 // numbers and types of milvus-proto v2.3.9 = commit 9ed8fb405005, the
-// contract of the 2.3.5 server; tabulated in the project notes
-// milvus2x-target.md, Appendix A). This is a minimal subset, not a copy of
+// contract of the 2.3.5 server; every number follows milvus-io/milvus-proto
+// v2.3.x, proto/*.proto upstream). This is a minimal subset, not a copy of
 // the upstream files: only the RPCs milvus-migration calls are declared, with
 // the messages they need. Omitted fields are skipped by the decoder and
 // defaulted by the server.

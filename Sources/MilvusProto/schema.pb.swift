@@ -12,8 +12,8 @@
 //
 // Written by hand from the public wire contract (package, message, field names,
 // numbers and types of milvus-proto v2.3.9 = commit 9ed8fb405005, the
-// contract of the 2.3.5 server; tabulated in the project notes
-// milvus2x-target.md, Appendix A). This is a minimal subset, not a copy of
+// contract of the 2.3.5 server; every number follows milvus-io/milvus-proto
+// v2.3.x, proto/*.proto upstream). This is a minimal subset, not a copy of
 // the upstream files: only what milvus-migration uses is declared. Omitted
 // fields are skipped by the decoder and defaulted by the server.
 // Omitted on purpose: FieldSchema.default_value (11, ValueField).

@@ -24,6 +24,7 @@ actor InMemoryTarget: MigrationTarget {
         var rows: Int64
         var state: ImportTaskStatus.State
         var failedReason = ""
+        var failure: ImportFailureKind?
     }
 
     private(set) var collections: [String: Collection] = [:]
@@ -46,6 +47,10 @@ actor InMemoryTarget: MigrationTarget {
     // Faults.
     /// Import tasks of files whose path contains one of these fail ("bad file").
     var failImportsContaining: [String] = []
+    /// Import tasks fail as a server that does not see the staging area answers (Milvus 2.3 with
+    /// its own storage elsewhere: "no such file or directory"), classified `.filesMissing` as
+    /// `MilvusClient` classifies that text.
+    var stagedFilesInvisible = false
     /// The next `startImport` creates and runs the task but the answer is lost (unreachable).
     var loseNextImportAnswer = false
     /// Tasks stay `started` (never finish) while true, as after a server restart.
@@ -82,6 +87,7 @@ actor InMemoryTarget: MigrationTarget {
     func set(insertsBeforeOutage: Int?) { self.insertsBeforeOutage = insertsBeforeOutage }
 
     func set(failImportsContaining: [String]) { self.failImportsContaining = failImportsContaining }
+    func set(stagedFilesInvisible: Bool) { self.stagedFilesInvisible = stagedFilesInvisible }
     func set(loseNextImportAnswer: Bool) { self.loseNextImportAnswer = loseNextImportAnswer }
     func set(tasksHang: Bool) { self.tasksHang = tasksHang }
 
@@ -164,7 +170,11 @@ actor InMemoryTarget: MigrationTarget {
         nextTask += 1
         let id = nextTask
         tasks[id] = ImportTask(id: id, collection: collection, partition: partition, files: files, rows: rows.first ?? 0, state: .started)
-        if let bad = failImportsContaining.first(where: { needle in files.contains { $0.contains(needle) } }) {
+        if stagedFilesInvisible {
+            tasks[id]!.state = .failed
+            tasks[id]!.failedReason = "open \(files[0]): no such file or directory"
+            tasks[id]!.failure = .filesMissing
+        } else if let bad = failImportsContaining.first(where: { needle in files.contains { $0.contains(needle) } }) {
             tasks[id]!.state = .failed
             tasks[id]!.failedReason = "bad file (\(bad))"
         } else if Set(rows).count != 1 {
@@ -287,7 +297,7 @@ actor InMemoryTarget: MigrationTarget {
 
     private func status(_ t: ImportTask) -> ImportTaskStatus {
         ImportTaskStatus(id: t.id, state: t.state, rows: t.state == .completed ? t.rows : 0, failedReason: t.failedReason,
-                         files: t.files, collection: t.collection, partition: t.partition)
+                         failure: t.failure, files: t.files, collection: t.collection, partition: t.partition)
     }
 
     private func missing(_ name: String) -> MigrationError {

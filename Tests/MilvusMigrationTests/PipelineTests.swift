@@ -184,6 +184,51 @@ import Testing
         #expect(try await f.journal().record(unit)?.phase == .imported)
     }
 
+    /// An import failing because the server cannot see the staged files (`ImportFailureKind
+    /// .filesMissing`, classified by the target) gets the advice for where the files must be;
+    /// other failures keep the server's reason alone.
+    @Test func filesTheServerCannotSeeGetTheStagingAdviceByKind() async throws {
+        for local in [true, false] {
+            var f = try await Fixture()
+            f.options.importParallelism = 1
+            f.options.stageParallelism = 1
+            f.options.stagedLocally = local
+            await f.target.set(stagedFilesInvisible: true)
+            let error = await #expect(throws: MigrationError.self) { try await f.start() }
+            guard case .unitsFailed(_, _, let unit, let first)? = error, case .target(let failure) = first else {
+                Issue.record("expected unitsFailed of a target failure, got \(String(describing: error))")
+                continue
+            }
+            #expect(failure.kind == .importFailed)
+            #expect(failure.serverReason?.contains("no such file or directory") == true)
+            let advice = local ? "Milvus must read the staged files from the same disk" : "target.remote.bucket must be Milvus's minio.bucketName"
+            #expect(failure.message.contains(advice), "\(failure.message)")
+            let record = try #require(try await f.journal().record(unit))
+            #expect(record.phase == .failed && record.failure?.contains(advice) == true)
+        }
+
+        // A failure of another kind: the server's reason without the advice.
+        var f = try await Fixture()
+        f.options.importParallelism = 1
+        await f.target.set(failImportsContaining: ["/"])
+        let error = await #expect(throws: MigrationError.self) { try await f.start() }
+        guard case .unitsFailed(_, _, _, let first)? = error else {
+            Issue.record("expected unitsFailed, got \(String(describing: error))")
+            return
+        }
+        #expect("\(first)".contains("bad file") && !"\(first)".contains("Milvus must read"))
+    }
+
+    /// Only `MilvusClient` reads the server's failure texts: the ones of files it cannot read
+    /// become `.filesMissing`, any other text no kind.
+    @Test func theClientClassifiesImportFailureReasons() {
+        #expect(MilvusClient.importFailure("open /x/1.npy: no such file or directory") == .filesMissing)
+        #expect(MilvusClient.importFailure("the object a/1.npy does not exist") == .filesMissing)
+        #expect(MilvusClient.importFailure("failed to get file size of a/1.npy") == .filesMissing)
+        #expect(MilvusClient.importFailure("row count of field 'id' differs") == nil)
+        #expect(MilvusClient.importFailure("") == nil)
+    }
+
     @Test func aLostImportAnswerIsSettledFromTheTaskListNotImportedAgain() async throws {
         var f = try await Fixture()
         f.options.importParallelism = 1

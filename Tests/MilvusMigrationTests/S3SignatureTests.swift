@@ -178,6 +178,12 @@ import Testing
         #expect(message(403, "", key: nil).contains("access denied"))
         #expect(message(500, "<Error><Code>InternalError</Code><Message>boom</Message></Error>").contains("HTTP 500 [InternalError: boom]"))
         #expect(S3ErrorBody(Array("<Error><Code>SlowDown</Code></Error>".utf8))!.isRetryable)
+        // The S3 error code travels with the error, for code to switch on (never the message).
+        let noUpload = c.failure("CompleteMultipartUpload", key: "a.npy", status: 404, headers: [:],
+                                 body: Array("<Error><Code>NoSuchUpload</Code></Error>".utf8))
+        #expect(noUpload.storageCode == "NoSuchUpload")
+        #expect(noUpload.description.hasSuffix("[NoSuchUpload]"))
+        #expect(c.failure("PutObject", key: "a.npy", status: 503, headers: [:], body: []).storageCode == nil)
     }
 
     @Test func partSizesAndKeys() {

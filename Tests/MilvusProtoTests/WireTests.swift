@@ -14,7 +14,7 @@ private func bytes(_ s: String) -> [UInt8] {
     s.split(separator: " ").map { UInt8($0, radix: 16)! }
 }
 
-// Expected bytes are computed by hand from the field numbers in Appendix A:
+// Expected bytes are computed by hand from the field numbers in proto/*.proto (milvus-proto v2.3.x):
 // tag = (field << 3) | wiretype; 0 = varint, 1 = 64-bit, 2 = length-delimited, 5 = 32-bit.
 @Suite struct WireEncoding {
     @Test func importRequest() throws {

@@ -128,8 +128,10 @@ extension MigrationConfig {
 }
 
 extension S3Settings {
-    /// Resolves the `cloud` key the way the reference tool does (anchor §4), with explicit
-    /// errors instead of panics. `base` is `target.remote` or `source.remote` for messages.
+    /// Resolves the `cloud` key the way the reference tool (zilliztech/milvus-migration) does:
+    /// aws, minio, gcp, ali and tc (azure is refused), each with the default host, TLS and
+    /// addressing chosen below, with explicit errors instead of panics. `base` is
+    /// `target.remote` or `source.remote` for messages.
     public static func resolve(_ r: MigrationConfig.RemoteStorage, file: String, base: String,
                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> S3Settings {
         guard let bucket = r.bucket, !bucket.isEmpty else {

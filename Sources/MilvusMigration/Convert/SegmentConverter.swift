@@ -44,7 +44,7 @@ public struct SegmentConverter: Sendable {
                 let payload = layout.liveRows * Int64(rowBytes)
                 // No deletions and both sides local: the kernel copies the payload unchanged.
                 if layout.deleted.isEmpty, let fd = file.localDescriptor,
-                   try await staged.copyInKernel(from: fd, offset: 8, count: payload) {
+                   try await staged.copyInKernel(from: fd, offset: SegmentLayout.headerBytes, count: payload) {
                     copiedInKernel = true
                     written += payload
                     progress(payload)

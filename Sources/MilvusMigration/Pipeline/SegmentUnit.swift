@@ -75,9 +75,9 @@ public struct SegmentUnit: Sendable, CustomStringConvertible {
     var shardBytes: Int64 { members.reduce(0) { $0 + $1.fileSize } }
 
     /// The source bytes progress counts for the unit: the row payload of its vector and id files,
-    /// without the 8-byte row-count header each file starts with.
+    /// without the header each file starts with.
     var payloadBytes: Int64 {
-        layouts.reduce(0) { $0 + $1.sourceBytes - 2 * 8 }
+        layouts.reduce(0) { $0 + $1.payloadBytes }
     }
 
     /// Every live segment of a plan (dump, start), small ones grouped up to `groupBytes` (0: none)

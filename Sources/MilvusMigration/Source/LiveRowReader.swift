@@ -1,5 +1,5 @@
 /// Streams the live rows of one segment file (`.rv` or `.uid`, docs/FORMAT.md §3, §6): reads up to
-/// `rowsPerChunk` physical rows at a time after the 8-byte header and hands over the bytes of the
+/// `rowsPerChunk` physical rows at a time after the header and hands over the bytes of the
 /// rows that are not deleted, in order. Used by the conversion (every live row into NumPy) and by
 /// `verify --full` (every live row compared).
 ///
@@ -52,7 +52,7 @@ public final class LiveRowReader {
         guard row < totalRows else { return nil }
         let n = Int(min(Int64(rowsPerChunk), totalRows - row))
         let chunk = UnsafeMutableRawBufferPointer(rebasing: input[0..<(n * rowBytes)])
-        try await file.read(at: 8 + row * Int64(rowBytes), into: chunk)
+        try await file.read(at: SegmentLayout.offset(ofRow: row, rowBytes: rowBytes), into: chunk)
         let first = row
         row += Int64(n)
         guard let used = LiveRowReader.pack(UnsafeRawBufferPointer(chunk), firstRow: first, rowBytes: rowBytes,

@@ -10,10 +10,21 @@ public struct SegmentLayout: Sendable, Equatable {
     public var totalRows: Int64
     public var bytesPerRow: Int
     public var deleted: DeletedOffsets
-    /// Source bytes read by a dump: both files with their headers.
-    public var sourceBytes: Int64
+    /// The row payload of `.rv` and `.uid` together, without their headers.
+    public var payloadBytes: Int64
 
     public var liveRows: Int64 { totalRows - Int64(deleted.count) }
+    /// Source bytes read by a dump: both files with their headers.
+    public var sourceBytes: Int64 { payloadBytes + 2 * Self.headerBytes }
+
+    /// Every 1.x segment file (`.rv`, `.uid`, `deleted_docs`) starts with an 8-byte header, the
+    /// payload's length as a little-endian u64; the rows follow it (docs/FORMAT.md §3.1).
+    public static let headerBytes: Int64 = 8
+
+    /// Where physical row `row` of `rowBytes` bytes starts in a segment file.
+    public static func offset(ofRow row: Int64, rowBytes: Int) -> Int64 {
+        headerBytes + row * Int64(rowBytes)
+    }
 }
 
 /// Finds a segment's raw files by listing its folder (as 1.x does) and validates them:
@@ -86,7 +97,7 @@ public struct SegmentInspector: Sendable {
         let layout = SegmentLayout(
             segment: segment, vectorsFile: vectorsPath, idsFile: idsPath, deletedDocsFile: deletedPath,
             totalRows: rows, bytesPerRow: bytesPerRow, deleted: deleted,
-            sourceBytes: vectorBytes + idBytes + 16)
+            payloadBytes: vectorBytes + idBytes)
         return (layout, warnings)
     }
 
@@ -104,7 +115,7 @@ public struct SegmentInspector: Sendable {
         while done < payloadBytes {
             let n = Int(min(Int64(buffer.count), payloadBytes - done))
             let chunk = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<n])
-            try await file.read(at: 8 + done, into: chunk)
+            try await file.read(at: SegmentLayout.headerBytes + done, into: chunk)
             deleted.add(littleEndian: UnsafeRawBufferPointer(chunk))
             done += Int64(n)
         }
@@ -120,18 +131,21 @@ public struct SegmentInspector: Sendable {
         return matches[0]
     }
 
-    /// The payload length from the 8-byte header, checked against the file size.
+    /// The payload length from the header (`SegmentLayout.headerBytes`), checked against the
+    /// file size.
     private func payloadLength(_ path: String, file: (any SourceFile)? = nil) async throws -> Int64 {
         let handle: any SourceFile
         if let file { handle = file } else { handle = try await storage.open(path) }
-        guard handle.size >= 8 else {
-            throw MigrationError.segment(file: storage.display(path), message: "truncated: \(handle.size) bytes, shorter than the 8-byte header")
+        let headerBytes = SegmentLayout.headerBytes
+        guard handle.size >= headerBytes else {
+            throw MigrationError.segment(file: storage.display(path), message: "truncated: \(handle.size) bytes, shorter than the \(headerBytes)-byte header")
         }
-        let header = try await handle.read(at: 0, count: 8)
+        let header = try await handle.read(at: 0, count: Int(headerBytes))
         let declared = header.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        guard declared == UInt64(handle.size - 8) else {
-            let verdict = declared > UInt64(handle.size - 8) ? "truncated" : "has trailing bytes"
-            throw MigrationError.segment(file: storage.display(path), message: "\(verdict): the header says \(declared) payload bytes but the file holds \(handle.size - 8)")
+        let held = handle.size - headerBytes
+        guard declared == UInt64(held) else {
+            let verdict = declared > UInt64(held) ? "truncated" : "has trailing bytes"
+            throw MigrationError.segment(file: storage.display(path), message: "\(verdict): the header says \(declared) payload bytes but the file holds \(held)")
         }
         return Int64(declared)
     }

@@ -18,11 +18,11 @@ public protocol SourceStorage: Sendable {
 extension SourceStorage {
     public func prepare() async throws {}
 
-    /// Opens a segment file (`.uid`, `.rv`/`.rb`: an 8-byte header then `rows × rowBytes`) that
-    /// the plan checked, and makes sure it still has that size (it may have changed since).
+    /// Opens a segment file (`.uid`, `.rv`/`.rb`: a header then `rows × rowBytes`) that the plan
+    /// checked, and makes sure it still has that size (it may have changed since).
     public func openChecked(_ path: String, rows: Int64, rowBytes: Int) async throws -> any SourceFile {
         let file = try await open(path)
-        let expected = 8 + rows * Int64(rowBytes)
+        let expected = SegmentLayout.offset(ofRow: rows, rowBytes: rowBytes)
         guard file.size == expected else {
             throw MigrationError.segment(file: display(path), message: "changed since it was checked: \(file.size) bytes, expected \(expected); rerun plan")
         }

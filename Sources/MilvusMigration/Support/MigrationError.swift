@@ -25,8 +25,10 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
     case unexpected(context: String, message: String)
     /// Stopped by the user (Ctrl-C); the journal is consistent and a rerun continues.
     case interrupted
-    /// An object-storage request failed: `location` is `s3://bucket/key`.
-    case storage(location: String, operation: String, message: String)
+    /// An object-storage request failed: `location` is `s3://bucket/key`; `code` is the S3 error
+    /// code the server answered (`NoSuchUpload`, `AccessDenied`, …), for code to switch on, nil
+    /// when it gave none (no answer, a bare status, a check of this tool's own).
+    case storage(location: String, operation: String, message: String, code: String? = nil)
     /// A job tried to move a segment's journal record through a transition the state machine
     /// forbids (e.g. re-staging a segment whose rows may already be in Milvus); nothing changed.
     case journalTransition(segment: String, phase: String, event: String)
@@ -53,7 +55,7 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable, Sendable 
             return "\(context): unexpected error: \(message)"
         case .interrupted:
             return "interrupted; everything finished so far is recorded in the journal and a rerun continues from there"
-        case .storage(let location, let operation, let message):
+        case .storage(let location, let operation, let message, _):
             return "\(operation) \(location): \(message)"
         case .journalTransition(let segment, let phase, let event):
             return "segment \(segment): the journal does not allow '\(event)' in phase \(phase) (its rows may already be in Milvus); nothing was changed"
@@ -72,6 +74,12 @@ extension MigrationError {
         if case .target(let failure) = self { return failure.kind }
         return nil
     }
+
+    /// The S3 error code of a storage failure, when the server answered one.
+    public var storageCode: String? {
+        if case .storage(_, _, _, let code) = self { return code }
+        return nil
+    }
 }
 
 /// How the target failed, for code to switch on (never on message text), with the one-sentence
@@ -86,8 +94,11 @@ public struct TargetFailure: Sendable, Equatable, CustomStringConvertible {
         public static let unreachable = Kind("unreachable")
         /// Bad or missing credentials, or no permission.
         public static let authentication = Kind("authentication")
-        /// A TLS mismatch between client and server (see `MilvusTLSProblem`).
+        /// A TLS mismatch between client and server (see `MilvusTLSProblem`), or TLS files
+        /// (`tls.caFile`, `certFile`, `keyFile`) the client cannot use.
         public static let tls = Kind("tls")
+        /// The client could not be set up from its configuration; nothing was sent.
+        public static let configuration = Kind("configuration")
         /// The configured database does not exist.
         public static let databaseMissing = Kind("databaseMissing")
         /// The collection exists and `onExisting: fail` forbids touching it.

@@ -84,6 +84,9 @@ public struct ImportTaskStatus: Sendable, Equatable {
     public var state: State
     public var rows: Int64
     public var failedReason: String
+    /// What `failedReason` means, for code to switch on (nil: not a failure the pipeline treats
+    /// differently). Set by the target that reads the server's text (`MilvusClient`).
+    public var failure: ImportFailureKind? = nil
     public var files: [String]
     public var collection: String
     public var partition: String
@@ -91,6 +94,18 @@ public struct ImportTaskStatus: Sendable, Equatable {
     public var progress = ""
     /// When the server created the task (seconds since 1970; 0 when not reported).
     public var createdAt: Int64 = 0
+}
+
+/// Why an import task failed, as far as the pipeline acts on it. Like `TargetFailure.Kind`, a
+/// struct: new kinds do not break callers.
+public struct ImportFailureKind: Hashable, Sendable, CustomStringConvertible {
+    private let name: String
+    private init(_ name: String) { self.name = name }
+    public var description: String { name }
+
+    /// The server cannot find the staged files: it does not read the storage they were staged
+    /// into (a local folder it does not see, or a bucket other than its own).
+    public static let filesMissing = ImportFailureKind("filesMissing")
 }
 
 extension MilvusClient: MigrationTarget {

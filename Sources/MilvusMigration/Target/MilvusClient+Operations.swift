@@ -144,10 +144,23 @@ extension MilvusClient {
         case let n: state = .unknown(n)
         }
         func info(_ key: String) -> String { r.infos.first { $0.key == key }?.value ?? "" }
-        return ImportTaskStatus(id: r.id, state: state, rows: r.rowCount, failedReason: info("failed_reason"),
+        let reason = info("failed_reason")
+        return ImportTaskStatus(id: r.id, state: state, rows: r.rowCount, failedReason: reason,
+                                failure: state == .failed ? importFailure(reason) : nil,
                                 files: info("files").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) },
                                 collection: info("collection"), partition: info("partition"),
                                 progress: info("progress_percent"), createdAt: r.createTs)
+    }
+
+    /// The kind of an import task's `failed_reason`: Milvus 2.3 reports files it cannot read
+    /// with the storage layer's text ("no such file" from local storage, "does not exist" from
+    /// MinIO/S3, "failed to get file size" from the import's first look at a file); the server
+    /// has no code for it.
+    static func importFailure(_ reason: String) -> ImportFailureKind? {
+        if reason.contains("no such file") || reason.contains("does not exist") || reason.contains("failed to get file size") {
+            return .filesMissing
+        }
+        return nil
     }
 
     /// Flush, then waits (GetFlushState) until the sealed segments are persisted, so the

@@ -126,7 +126,11 @@ public final class MilvusClient: Sendable {
                         if let name = options.serverName { $0.http2.authority = name }
                     })
             } catch {
-                throw MigrationError.target(.unreachable, subject: "Milvus at \(options.endpoint)", message: "cannot set up the connection: \(error)")
+                // Nothing was sent yet: the transport refuses its local setup, with TLS the files
+                // of tls.caFile / certFile / keyFile (unreadable, not PEM, key and certificate
+                // apart).
+                throw MigrationError.target(options.endpoint.tls ? .tls : .configuration, subject: "Milvus at \(options.endpoint)",
+                                            message: "cannot set up the connection: \(error)")
             }
         }
         let transport = try makeTransport()

@@ -131,40 +131,26 @@ public struct Verifier: Sendable {
                                rule: rule, repeated: repeated, seenAt: seenAt)
         // Up to `queryParallelism` batches are compared while the source is read; results are
         // merged in batch order, so the mismatches kept (the first ones) do not depend on timing.
-        try await withThrowingTaskGroup(of: (Int, RowLookup.Outcome).self) { group in
-            var sent = 0
-            var done: [Int: RowLookup.Outcome] = [:]
-            var merged = 0
-            func mergeOne() async throws {
-                guard let (index, outcome) = try await group.next() else { return }
-                done[index] = outcome
-                while let next = done.removeValue(forKey: merged) {
-                    report.rowsCompared += next.compared
-                    next.kept.forEach { report.record($0) }
-                    report.mismatchCount += next.more
-                    progress?.addRows(Int64(next.compared))
-                    merged += 1
-                }
-            }
-            func send(_ partition: String, _ rows: [(Int64, [UInt8])]) async throws {
-                try Task.checkCancellation()
-                // Counted from the oldest batch not merged yet, so answers kept for ordering stay
-                // bounded too when an early batch is slow.
-                while sent - merged >= max(1, options.queryParallelism) { try await mergeOne() }
-                let index = sent
-                group.addTask { (index, try await lookup.compare(partition, rows)) }
-                sent += 1
-            }
+        // The window counts from the oldest batch not merged yet, so answers held for ordering
+        // stay bounded too when an early batch is slow (BoundedWindow.ordered).
+        try await BoundedWindow.ordered(width: options.queryParallelism, produce: { submit in
             var pending: [String: [(Int64, [UInt8])]] = [:]
             try await forEachSourceChunk(c, chunkRows: batchRows) { partition, rows in
                 pending[partition, default: []] += rows
                 if pending[partition]!.count >= batchRows {
-                    try await send(partition, pending.removeValue(forKey: partition)!)
+                    let batch = pending.removeValue(forKey: partition)!
+                    try await submit { try await lookup.compare(partition, batch) }
                 }
             }
-            for (partition, rows) in pending.sorted(by: { $0.key < $1.key }) where !rows.isEmpty { try await send(partition, rows) }
-            while merged < sent { try await mergeOne() }
-        }
+            for (partition, rows) in pending.sorted(by: { $0.key < $1.key }) where !rows.isEmpty {
+                try await submit { try await lookup.compare(partition, rows) }
+            }
+        }, deliver: { outcome in
+            report.rowsCompared += outcome.compared
+            outcome.kept.forEach { report.record($0) }
+            report.mismatchCount += outcome.more
+            progress?.addRows(Int64(outcome.compared))
+        })
         return report
     }
 
@@ -245,9 +231,9 @@ public struct Verifier: Sendable {
             let vectors = try await source.open(layout.vectorsFile)
             func row(_ live: Int64) async throws -> (Int64, [UInt8]) {
                 let physical = layout.deleted.physicalRow(live: live)
-                let idBytes = try await ids.read(at: 8 + physical * 8, count: 8)
+                let idBytes = try await ids.read(at: SegmentLayout.offset(ofRow: physical, rowBytes: 8), count: 8)
                 let id = idBytes.withUnsafeBytes { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
-                return (id, try await vectors.read(at: 8 + physical * Int64(layout.bytesPerRow), count: layout.bytesPerRow))
+                return (id, try await vectors.read(at: SegmentLayout.offset(ofRow: physical, rowBytes: layout.bytesPerRow), count: layout.bytesPerRow))
             }
             var rows: [(Int64, [UInt8])] = []
             if everything {

@@ -59,7 +59,7 @@ struct ImportStep: Sendable {
             return done
         default:
             var reason = status.failedReason.isEmpty ? "import task \(task) failed" : status.failedReason
-            if reason.contains("no such file") || reason.contains("does not exist") || reason.contains("failed to get file size") {
+            if status.failure == .filesMissing {
                 reason += options.stagedLocally
                     ? " (Milvus must read the staged files from the same disk: with target.mode local its storage must be local and see \(staging.location); otherwise use target.mode remote with Milvus's own bucket)"
                     : " (the files must be in the bucket Milvus itself uses: target.remote.bucket must be Milvus's minio.bucketName)"

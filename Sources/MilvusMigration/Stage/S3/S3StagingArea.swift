@@ -106,8 +106,9 @@ public struct S3StagingArea: StagingArea {
         }
     }
 
-    /// The object key: Milvus's Import takes keys inside its own bucket, without `s3://` and
-    /// without the bucket name (milvus2x-target.md §8.2).
+    /// The object key: Milvus's Import takes keys inside its own bucket (`minio.bucketName`,
+    /// which `target.remote.bucket` must name, README "Configuration"), without `s3://` and
+    /// without the bucket name.
     public func importPath(_ path: String) -> String { key(path) }
 }
 
@@ -198,7 +199,7 @@ final class S3MultipartObject: StagedFile, @unchecked Sendable {
         } catch let error as MigrationError {
             // A retried Complete whose first attempt went through answers NoSuchUpload; the
             // object is then there, whole.
-            guard case .storage(_, _, let message) = error, message.contains("NoSuchUpload"),
+            guard error.storageCode == "NoSuchUpload",
                   try await client.headObject(key)?.size == written else { throw error }
         }
         finished = true

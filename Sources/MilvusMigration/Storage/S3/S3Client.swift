@@ -298,7 +298,7 @@ public struct S3Client: Sendable {
             message = "HTTP \(status)"
         }
         if let code { message += " [\(code)\(error?.message.map { ": \($0)" } ?? "")]" }
-        return .storage(location: display(key), operation: operation, message: message)
+        return .storage(location: display(key), operation: operation, message: message, code: code)
     }
 
     // MARK: - Bucket operations
