@@ -95,7 +95,10 @@ struct LoadTests {
         }
 
         /// Runs `verb` in the background and sends `signal` once `ready` holds for the journal's text.
-        func signal(_ signal: Int32, verb: String, once ready: (String) -> Bool) async throws -> Process {
+        /// The journal is polled every millisecond on a thread of its own (`onThread`): a poll on
+        /// the cooperative pool can lag by seconds in a loaded test run, and a SIGKILL that lands
+        /// after the load's 0.2 s pause cuts a GetImportState, which crashes Milvus 2.3.5.
+        func signal(_ signal: Int32, verb: String, once ready: @escaping @Sendable (String) -> Bool) async throws -> Process {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: cliPath)
             process.arguments = [verb, "-c", scenario.configPath, "--quiet"]
@@ -103,12 +106,14 @@ struct LoadTests {
             process.standardError = FileHandle.nullDevice
             let ended = try launch(process)
             let journal = "\(scenario.staging)/journal.json"
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if ready((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "") { break }
-                try await Task.sleep(for: .milliseconds(10))
+            try await onThread {
+                let deadline = Date().addingTimeInterval(60)
+                while Date() < deadline {
+                    if ready((try? String(contentsOfFile: journal, encoding: .utf8)) ?? "") { break }
+                    usleep(1000)
+                }
+                kill(process.processIdentifier, signal)
             }
-            kill(process.processIdentifier, signal)
             await ended.value
             return process
         }

@@ -133,18 +133,27 @@ public final class MilvusClient: Sendable {
                                             message: "cannot set up the connection: \(error)")
             }
         }
-        let transport = try makeTransport()
+        let grpc = GRPCClient(transport: try makeTransport())
+        // The connections run in a task of their own, not a child of the caller's: cancelling a
+        // job (Ctrl-C, SIGTERM, the job API's cancel) must not cut the RPCs in flight. Cancelling
+        // the task that runs the connections stops them abruptly, and Milvus 2.3.5's proxy
+        // crashes when a GetImportState or Import is cancelled (milvus-io/milvus#35539). Every
+        // call already runs to its answer (see `call`); the client closes gracefully after them.
+        let connections = Task { try await grpc.runConnections() }
         let inserts = InsertConnections(makeTransport: makeTransport)
-        do {
-            let result = try await withGRPCClient(transport: transport) { grpc in
-                let client = MilvusClient(options: options, service: Service(wrapping: grpc), inserts: inserts)
-                try await client.handshake()
-                return try await body(client)
-            }
+        func close() async {
+            grpc.beginGracefulShutdown()
+            _ = try? await connections.value
             await inserts.shutdown()
+        }
+        do {
+            let client = MilvusClient(options: options, service: Service(wrapping: grpc), inserts: inserts)
+            try await client.handshake()
+            let result = try await body(client)
+            await close()
             return result
         } catch {
-            await inserts.shutdown()
+            await close()
             throw error
         }
     }
