@@ -235,7 +235,8 @@ struct TLSServerTests {
         let start = try await m.cli("start", ["--col", "vecs"])
         #expect(start.0 == 0, "\(start.2)")
         #expect(start.1.contains("Row counts match the source.") && start.1.contains("inserted now"), "\(start.1)")
-        let verify = try await m.cli("verify", ["--full", "--col", "vecs"])
+        // Insert mode leaves the collection unloaded (loadCollection is off): verify loads it.
+        let verify = try await m.cli("verify", ["--full", "--load", "--col", "vecs"])
         #expect(verify.0 == 0 && verify.1.contains("Milvus matches the source."), "\(verify.1)\(verify.2)")
         try await MilvusClient.with(try Self.options()) { (client: MilvusClient) async throws -> Void in
             for name in m.names.values where try await client.hasCollection(name) { try await client.dropCollection(name) }
